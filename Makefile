@@ -1,0 +1,36 @@
+# `make test` and `make book` each create .venv and install everything on a fresh machine.
+PYTHON_SYS ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test unit notebooks lint book benchmark clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+test: $(STAMP) lint
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest -m "not notebook"
+
+notebooks: $(STAMP)
+	$(PY) -m pytest -m notebook
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+book: $(STAMP)
+	rm -rf _build/lottery_cache
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+benchmark: $(STAMP)
+	$(PY) benchmarks/bench_train.py
+
+clean:
+	rm -rf _build .pytest_cache

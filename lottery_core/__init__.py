@@ -1,0 +1,78 @@
+"""lottery_core: the small, tested library under "Lottery Tickets, Hands-On".
+
+Pruning, masks, rewinding, training and the Xavier-scale analysis for the Lottery Ticket
+Hypothesis (Frankle & Carbin, ICLR 2019). Importing the package has no side effects.
+"""
+
+from .analysis import (
+    effective_fan_in,
+    effective_fan_out,
+    scale_table,
+    sparse_glorot_std,
+    subnetwork_scale,
+    weight_movement,
+    xavier_std,
+)
+from .batched import train_batched
+from .checkpoint import atomic_save, safe_load
+from .config import PRESETS, ExperimentConfig, get_preset
+from .controls import CONTROLS, control_init
+from .data import (
+    DATASETS,
+    OFFLINE_DATASETS,
+    Dataset,
+    DatasetUnavailableError,
+    default_device,
+    load_dataset,
+)
+from .imp import ImpResult, RoundRecord, run_imp
+from .masks import Mask, output_layer_name, prunable_parameters
+from .models import MODELS, build_model, glorot_init_
+from .pruning import layer_rates_for, magnitude_prune, random_prune
+from .rewind import reinitialize, rewind, snapshot
+from .training import Evaluation, History, batch_order, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CONTROLS",
+    "DATASETS",
+    "MODELS",
+    "OFFLINE_DATASETS",
+    "PRESETS",
+    "Dataset",
+    "DatasetUnavailableError",
+    "Evaluation",
+    "ExperimentConfig",
+    "History",
+    "ImpResult",
+    "Mask",
+    "RoundRecord",
+    "atomic_save",
+    "batch_order",
+    "build_model",
+    "control_init",
+    "default_device",
+    "effective_fan_in",
+    "effective_fan_out",
+    "get_preset",
+    "glorot_init_",
+    "layer_rates_for",
+    "load_dataset",
+    "magnitude_prune",
+    "output_layer_name",
+    "prunable_parameters",
+    "random_prune",
+    "reinitialize",
+    "rewind",
+    "run_imp",
+    "safe_load",
+    "scale_table",
+    "snapshot",
+    "sparse_glorot_std",
+    "subnetwork_scale",
+    "train",
+    "train_batched",
+    "weight_movement",
+    "xavier_std",
+]

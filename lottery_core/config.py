@@ -1,0 +1,59 @@
+"""Experiment configurations and the presets used by the book and by the paper (Figure 2, Appendix G)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One lottery-ticket experiment: data, network, optimiser and pruning schedule.
+
+    Pruning rates are per round (Frankle & Carbin 2019, Section 2): ``prune_rate`` for hidden
+    fully-connected layers, ``output_prune_rate`` for the output layer (half the hidden rate in the
+    paper), ``conv_prune_rate`` for convolutions (``None`` means ``prune_rate``).
+    """
+
+    dataset: str = "mnist1d"
+    model: str = "lenet_300_100"
+    optimizer: str = "adam"
+    lr: float = 1.2e-3
+    batch_size: int = 60
+    iterations: int = 3000
+    eval_every: int = 100
+    prune_rate: float = 0.2
+    output_prune_rate: float = 0.1
+    conv_prune_rate: float | None = None
+    scope: str = "layerwise"
+    seed: int = 0
+    data_seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, ExperimentConfig] = {
+    # The book's default: LeNet-300-100 on MNIST-1D, a few CPU seconds per training run.
+    "book": ExperimentConfig(),
+    # Frankle & Carbin 2019, Figure 2: LeNet-300-100 on MNIST, Adam 1.2e-3, 50K iterations, batch 60.
+    "lenet_mnist_paper": ExperimentConfig(dataset="mnist", iterations=50_000),
+    # Figure 2: Conv-2/4/6 on CIFAR-10; conv layers pruned at 10% (Conv-6: 15%), fc 20%, output 10%.
+    "conv2_cifar10_paper": ExperimentConfig(
+        dataset="cifar10", model="conv2", lr=2e-4, iterations=20_000, conv_prune_rate=0.1
+    ),
+    "conv4_cifar10_paper": ExperimentConfig(
+        dataset="cifar10", model="conv4", lr=3e-4, iterations=25_000, conv_prune_rate=0.1
+    ),
+    "conv6_cifar10_paper": ExperimentConfig(
+        dataset="cifar10", model="conv6", lr=3e-4, iterations=30_000, conv_prune_rate=0.15
+    ),
+}
+
+
+def get_preset(name: str) -> ExperimentConfig:
+    """Return the preset called ``name``; vary it with ``dataclasses.replace``."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}") from None

@@ -1,0 +1,106 @@
+"""Magnitude pruning and its random-pruning control (Frankle & Carbin 2019, Section 2 and 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from .masks import Mask, prunable_parameters
+
+SCOPES = ("layerwise", "global")
+
+
+def _check_rate(rate: float, what: str = "rate") -> float:
+    rate = float(rate)
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"{what} must be in [0, 1), got {rate}")
+    return rate
+
+
+def _smallest(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Flat indices of the ``k`` smallest scores; ties broken by position, so exactly ``k``."""
+    return torch.argsort(scores.flatten(), stable=True)[:k]
+
+
+@torch.no_grad()
+def magnitude_prune(
+    model: nn.Module,
+    mask: Mask,
+    rate: float,
+    *,
+    layer_rates: Mapping[str, float] | None = None,
+    scope: str = "layerwise",
+) -> Mask:
+    """Remove ``round(rate x surviving)`` of the surviving weights with the smallest |w|.
+
+    ``scope="layerwise"`` prunes each layer separately (the paper's choice), ``layer_rates`` giving
+    some layers their own rate (the paper prunes the output layer at half rate);
+    ``scope="global"`` ranks the survivors of all prunable layers together. Weights already pruned
+    stay pruned. Returns a new mask; ``model`` and ``mask`` are not changed.
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; valid scopes: {', '.join(SCOPES)}")
+    rate = _check_rate(rate)
+    layer_rates = dict(layer_rates or {})
+    mask.check_fits(model)
+    params = prunable_parameters(model)
+    unknown = sorted(set(layer_rates) - set(params))
+    if unknown:
+        raise ValueError(f"layer_rates names unknown layers {unknown}; prunable layers: {list(params)}")
+    for key, r in layer_rates.items():
+        _check_rate(r, f"layer_rates[{key!r}]")
+    if scope == "global" and layer_rates:
+        raise ValueError("layer_rates apply to scope='layerwise' only")
+
+    inf = torch.tensor(float("inf"))
+    scores = {k: torch.where(mask[k].cpu(), p.detach().abs().cpu().float(), inf) for k, p in params.items()}
+    new = {k: mask[k].detach().cpu().clone() for k in params}
+    if scope == "layerwise":
+        for key, s in scores.items():
+            k = round(layer_rates.get(key, rate) * int(new[key].sum()))
+            new[key].view(-1)[_smallest(s, k)] = False
+    else:
+        flat = torch.cat([s.flatten() for s in scores.values()])
+        k = round(rate * int(sum(int(m.sum()) for m in new.values())))
+        chosen = torch.zeros(flat.numel(), dtype=torch.bool)
+        chosen[_smallest(flat, k)] = True
+        start = 0
+        for m in new.values():
+            m.view(-1)[chosen[start : start + m.numel()]] = False
+            start += m.numel()
+    device = next(iter(mask.values())).device
+    return Mask({k: v.to(device) for k, v in new.items()})
+
+
+def random_prune(mask: Mask, *, seed: int) -> Mask:
+    """A mask with the same number of survivors in every layer as ``mask``, at random positions.
+
+    The random-pruning control: same per-layer densities, structure chosen by chance.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, m in mask.items():
+        keep = torch.zeros(m.numel(), dtype=torch.bool)
+        keep[torch.randperm(m.numel(), generator=gen)[: int(m.sum())]] = True
+        out[key] = keep.view(m.shape).to(m.device)
+    return Mask(out)
+
+
+def layer_rates_for(model: nn.Module, prune_rate: float, output_prune_rate: float | None = None,
+                    conv_prune_rate: float | None = None) -> dict[str, float]:
+    """Per-layer pruning rates of the paper's schedule: fc ``prune_rate``, the output layer
+    ``output_prune_rate`` and convolutions ``conv_prune_rate`` (each defaulting to ``prune_rate``)."""
+    rates = {}
+    names = list(prunable_parameters(model))
+    modules = dict(model.named_modules())
+    for key in names:
+        module = modules[key.rsplit(".", 1)[0]] if "." in key else model
+        rate = prune_rate
+        if isinstance(module, nn.Conv2d) and conv_prune_rate is not None:
+            rate = conv_prune_rate
+        if key == names[-1] and output_prune_rate is not None:
+            rate = output_prune_rate
+        rates[key] = rate
+    return rates
