@@ -25,7 +25,7 @@ from .data import (
     default_device,
     load_dataset,
 )
-from .imp import ImpResult, RoundRecord, run_imp
+from .imp import ImpResult, RoundRecord, run_imp, train_controls
 from .masks import Mask, output_layer_name, prunable_parameters
 from .models import MODELS, build_model, glorot_init_
 from .pruning import layer_rates_for, magnitude_prune, random_prune
@@ -73,6 +73,7 @@ __all__ = [
     "subnetwork_scale",
     "train",
     "train_batched",
+    "train_controls",
     "weight_movement",
     "xavier_std",
 ]

@@ -252,6 +252,35 @@ def _seed_for(kind: int, seed: int, round: int) -> int:
     return 1_000_003 * (kind + 1) + 1009 * round + seed
 
 
+def _control_arms(result: ImpResult, r: int, masks: dict[int, Mask], names: Sequence[str], data: Dataset) -> list:
+    """(seed, control name, initial state, mask) of every control at round ``r``."""
+    config = result.config
+    arms = []
+    for name in names:
+        c = list(CONTROLS).index(name)
+        for s in result.seeds:
+            scratch = build_model(config.model, data.input_shape, data.num_classes, seed=s)
+            state, mask = control_init(name, scratch, result.rewind_state(s), masks[s], seed=_seed_for(c, s, r))
+            arms.append((s, name, state, mask))
+    return arms
+
+
+def _train_arms(config: ExperimentConfig, data: Dataset, arms: list, start: int, snapshot_at=()):
+    """Train every arm together; returns (trained models, histories)."""
+    models = []
+    for s, _, state, _ in arms:
+        model = build_model(config.model, data.input_shape, data.num_classes, seed=s)
+        model.load_state_dict(state)
+        models.append(model)
+    histories = train_batched(
+        models, data, masks=[a[3] for a in arms], seeds=[a[0] for a in arms],
+        iterations=config.iterations - start, batch_size=config.batch_size, lr=config.lr,
+        optimizer=config.optimizer, eval_every=config.eval_every, snapshot_at=snapshot_at,
+        progress=False, start_iteration=start,
+    )
+    return models, histories
+
+
 def _train_round(result: ImpResult, r: int, data: Dataset, template, rates: dict[str, float],
                  control_rounds: list[int] | None) -> dict:
     config, k = result.config, result.rewind_iteration
@@ -266,39 +295,19 @@ def _train_round(result: ImpResult, r: int, data: Dataset, template, rates: dict
                                        layer_rates=rates if config.scope == "layerwise" else None,
                                        scope=config.scope)
 
-    # arms: (seed, arm name, initial state, mask); the ticket first
+    # arms: (seed, arm name, initial state, mask); the tickets first
     arms = []
     for s in result.seeds:
-        if r == 0:
-            model = build_model(config.model, data.input_shape, data.num_classes, seed=s)
-            arms.append((s, "ticket", snapshot(model), masks[s]))
-        else:
-            state = {key: v.clone() for key, v in result.rewind_state(s).items()}
-            scratch = build_model(config.model, data.input_shape, data.num_classes, seed=s)
-            scratch.load_state_dict(state)
-            masks[s].apply(scratch)
-            arms.append((s, "ticket", snapshot(scratch), masks[s]))
+        model = build_model(config.model, data.input_shape, data.num_classes, seed=s)
+        if r > 0:
+            model.load_state_dict(result.rewind_state(s))
+            masks[s].apply(model)
+        arms.append((s, "ticket", snapshot(model), masks[s]))
     with_controls = r > 0 and (control_rounds is None or r in control_rounds)
     if with_controls:
-        for c, name in enumerate(result.controls):
-            for s in result.seeds:
-                scratch = build_model(config.model, data.input_shape, data.num_classes, seed=s)
-                state, mask = control_init(name, scratch, result.rewind_state(s), masks[s], seed=_seed_for(c, s, r))
-                arms.append((s, name, state, mask))
+        arms += _control_arms(result, r, masks, result.controls, data)
+    models, histories = _train_arms(config, data, arms, 0 if r == 0 else k, (0, k) if r == 0 else ())
 
-    start = 0 if r == 0 else k
-    snap_at = (0, k) if r == 0 else ()
-    models = []
-    for s, _, state, _ in arms:
-        model = build_model(config.model, data.input_shape, data.num_classes, seed=s)
-        model.load_state_dict(state)
-        models.append(model)
-    histories = train_batched(
-        models, data, masks=[a[3] for a in arms], seeds=[a[0] for a in arms],
-        iterations=config.iterations - start, batch_size=config.batch_size, lr=config.lr,
-        optimizer=config.optimizer, eval_every=config.eval_every, snapshot_at=snap_at,
-        progress=False, start_iteration=start,
-    )
     payload: dict = {"round": r, "masks": {}, "trained": {}, "histories": {}, "records": []}
     for (s, name, _, mask), model, h in zip(arms, models, histories):
         payload["histories"][f"{s}/{name}"] = _history_to_plain(h)
@@ -320,6 +329,54 @@ def _train_round(result: ImpResult, r: int, data: Dataset, template, rates: dict
                 record["controls"][name] = _metrics(h)
         payload["records"].append(record)
     return payload
+
+
+def train_controls(
+    result: ImpResult,
+    controls: str | Sequence[str],
+    *,
+    rounds: Iterable[int],
+    data: Dataset | None = None,
+    device: str | torch.device | None = None,
+    verbose: bool = True,
+) -> pd.DataFrame:
+    """Train control networks for the tickets of a finished IMP run, without retraining the tickets.
+
+    For every round in ``rounds`` and every seed of ``result``, each control in ``controls`` (names
+    from ``CONTROLS``) starts from its own initialisation under the ticket's mask and trains with
+    the ticket's schedule and data order. The learning curves are added to ``result.histories``.
+    Returns tidy data (``seed, round, density, arm`` and the metrics), the tickets' rows included.
+    """
+    names = [controls] if isinstance(controls, str) else list(controls)
+    for name in names:
+        if name not in CONTROLS:
+            raise ValueError(f"unknown control {name!r}; valid controls: {', '.join(CONTROLS)}")
+    rounds = sorted({int(r) for r in rounds})
+    missing = [r for r in rounds if r < 1 or r >= result.num_rounds]
+    if missing:
+        raise ValueError(f"rounds {missing} are not pruned rounds of this run (1 to {result.num_rounds - 1})")
+    config = result.config
+    if data is None:
+        data = load_dataset(config.dataset, seed=config.data_seed, device=device)
+    long = result.to_long_frame()
+    rows = [long[(long["round"].isin(rounds)) & (long["arm"] == "ticket")]]
+    for r in rounds:
+        started = time.perf_counter()
+        masks = {s: result.mask(r, s) for s in result.seeds}
+        arms = _control_arms(result, r, masks, names, data)
+        _, histories = _train_arms(config, data, arms, result.rewind_iteration)
+        records = []
+        for (s, name, _, _), h in zip(arms, histories):
+            result.histories[(r, s, name)] = h
+            records.append({"seed": s, "round": r, "density": masks[s].density(), "arm": name, **_metrics(h)})
+        frame = pd.DataFrame(records)
+        rows.append(frame)
+        if verbose:
+            means = frame.groupby("arm", sort=False)["early_stop_test_acc"].mean()
+            parts = " | ".join(f"{a} {v:.2%}" for a, v in means.items())
+            print(f"round {r:2d} | {masks[result.seeds[0]].density():7.2%} of weights | {parts} | "
+                  f"{time.perf_counter() - started:.1f} s", flush=True)
+    return pd.concat(rows, ignore_index=True)
 
 
 def _load_round(result: ImpResult, payload: dict) -> None:

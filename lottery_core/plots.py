@@ -1,0 +1,117 @@
+"""Figures shared by the chapters (seaborn/matplotlib). Each function draws on ``ax`` (or a new
+figure) and returns the axes, so a chapter can add its own annotations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+
+from .training import History
+
+ARM_LABELS = {
+    "ticket": "winning ticket (rewound to θ0)",
+    "reinit": "random reinitialisation",
+    "random_prune": "random pruning",
+    "reinit_layer_scaled": "reinit × 1/√d per layer",
+    "reinit_neuron_scaled": "reinit, per-neuron sparse Glorot",
+    "sign_constant": "ticket signs, constant magnitude",
+    "sign_shuffle": "ticket signs, shuffled magnitudes",
+}
+
+
+def set_style() -> None:
+    """The book's figure style."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight"})
+
+
+def plot_learning_curves(histories: Mapping[str, History], *, axes: Sequence[plt.Axes] | None = None,
+                         mark_early_stop: bool = True) -> Sequence[plt.Axes]:
+    """Left: training and validation loss; right: test accuracy; one colour per run, early-stopping
+    iterations (minimum validation loss) marked with dotted lines."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    palette = sns.color_palette("colorblind", len(histories))
+    for colour, (label, h) in zip(palette, histories.items()):
+        df = h.to_frame()
+        axes[0].plot(df.iteration, df.val_loss, color=colour, label=f"{label} (validation)")
+        axes[0].plot(df.iteration, df.train_loss, color=colour, ls="--", alpha=0.6, label=f"{label} (training)")
+        axes[1].plot(df.iteration, 100 * df.test_acc, color=colour, label=label)
+        if mark_early_stop:
+            for ax in axes:
+                ax.axvline(h.early_stop_iteration, color=colour, ls=":", lw=1)
+    axes[0].set(xlabel="training iteration", ylabel="cross-entropy loss",
+                title="Loss (dotted: early-stopping iteration)")
+    axes[1].set(xlabel="training iteration", ylabel="test accuracy (%)", title="Test accuracy")
+    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=8)
+    return axes
+
+
+def plot_against_density(frame: pd.DataFrame, metric: str, *, ax: plt.Axes | None = None, hue: str = "arm",
+                         scale: float = 1.0, ylabel: str | None = None,
+                         reference: Mapping[str, float] | None = None) -> plt.Axes:
+    """``metric`` against percent of weights remaining (log axis, dense on the left, as the paper's
+    Figures 1 and 3): the mean over seeds with a band of ±1 standard deviation.
+
+    ``frame`` is tidy data such as ``ImpResult.to_long_frame()``; ``reference`` maps a label to a
+    horizontal reference value drawn as a dashed line.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    data = frame.assign(percent=100 * frame["density"], value=scale * frame[metric])
+    labels = data[hue].map(lambda a: ARM_LABELS.get(a, a)) if hue in data else None
+    sns.lineplot(data=data.assign(**{hue: labels}) if labels is not None else data, x="percent", y="value",
+                 hue=hue if hue in data else None, marker="o", errorbar="sd", ax=ax)
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ticks = [100, 51.3, 21.1, 7.0, 3.6, 1.0]
+    lo, hi = data["percent"].min(), data["percent"].max()
+    ax.set_xticks([t for t in ticks if lo * 0.9 <= t <= hi * 1.1] or [hi, lo])
+    ax.get_xaxis().set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.minorticks_off()
+    for label, value in (reference or {}).items():
+        ax.axhline(value, color="grey", ls="--", lw=1)
+        ax.annotate(label, (ax.get_xlim()[0], value), textcoords="offset points", xytext=(4, 3), fontsize=8,
+                    color="grey")
+    ax.set(xlabel="percent of weights remaining (log scale)", ylabel=ylabel or metric)
+    if ax.get_legend() is not None:
+        ax.legend(title=None, fontsize=8)
+    return ax
+
+
+def plot_weight_histogram(weights: torch.Tensor, *, threshold: float | None = None, ax: plt.Axes | None = None,
+                          bins: int = 100, title: str | None = None) -> plt.Axes:
+    """Histogram of a layer's weights with the pruning threshold ±t shaded."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.8))
+    w = weights.detach().float().cpu().flatten().numpy()
+    ax.hist(w, bins=bins, color=sns.color_palette("colorblind")[0])
+    if threshold is not None:
+        ax.axvspan(-threshold, threshold, color="red", alpha=0.15, label=f"pruned: |w| < {threshold:.3g}")
+        ax.legend(fontsize=8)
+    ax.set(xlabel="weight value", ylabel="number of weights", title=title)
+    return ax
+
+
+def plot_mask(mask: torch.Tensor, *, ax: plt.Axes | None = None, title: str | None = None,
+              max_rows: int = 300) -> plt.Axes:
+    """A layer's mask as an image: rows are output neurons, columns input neurons; dark = kept."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    m = mask.detach().cpu().flatten(1)[:max_rows].float().numpy()
+    ax.imshow(m, aspect="auto", cmap="Greys", interpolation="nearest", vmin=0, vmax=1)
+    ax.set(xlabel="input neuron", ylabel="output neuron",
+           title=title or f"mask: {m.mean():.1%} of weights kept (dark)")
+    ax.grid(False)
+    return ax
+
+
+def density_ticks(densities: Sequence[float]) -> list[str]:
+    """Percent labels for densities, e.g. ``['100%', '51.3%']``."""
+    return [f"{100 * d:.3g}%" for d in np.asarray(densities, dtype=float)]
