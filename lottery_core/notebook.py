@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .config import ExperimentConfig
+from .data import Dataset
+from .imp import ImpResult, run_imp
 
-def glue(name: str, value: Any, fmt: str | None = None) -> Any:
-    """Make ``value`` available to the chapter's text as ``{glue:text}`name``` (myst-nb), formatted
-    with ``fmt`` (e.g. ``"{:.1%}"``). Outside a book build (e.g. on Colab) it only returns ``value``."""
-    shown = fmt.format(value) if fmt else value
+
+def glue(name: str, value: Any) -> Any:
+    """Make a number computed by the chapter available to its text: ``{glue:text}`name:.1%``` in a
+    Markdown cell (myst-nb; the part after the colon is a format spec). Outside a book build
+    (e.g. on Colab) it only returns ``value``."""
     try:
         from myst_nb import glue as _glue
     except ImportError:
         return value
-    _glue(name, shown, display=False)
+    _glue(name, _plain(value), display=False)
     return value
 
 
@@ -43,3 +48,29 @@ def write_metrics(path: str | os.PathLike | None, metrics: Mapping[str, Any]) ->
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(plain, indent=2, sort_keys=True))
     return plain
+
+
+def checkpoint_path(cache_dir: str | os.PathLike | None, name: str, **settings: Any) -> Path | None:
+    """A checkpoint folder under ``cache_dir`` named after ``name`` and a hash of ``settings``, so
+    chapters that run the same experiment share it and different settings never collide.
+    ``cache_dir=None`` gives ``None`` (no checkpoints)."""
+    if cache_dir is None:
+        return None
+    digest = hashlib.sha1(json.dumps(_plain(settings), sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return Path(cache_dir) / f"{name}-{digest}"
+
+
+DEFAULT_CONTROLS = ("reinit", "random_prune")
+
+
+def book_imp_run(config: ExperimentConfig, *, rounds: int, seeds: Sequence[int], data: Dataset | None = None,
+                 cache_dir: str | os.PathLike | None = None, control: Sequence[str] = DEFAULT_CONTROLS,
+                 rewind_iteration: int = 0, verbose: bool = True) -> ImpResult:
+    """The iterative-pruning run chapters 3 to 6 share: ``rounds`` rounds of IMP rewinding to θ0
+    (or θk), with the random-reinitialisation and random-pruning controls at every density, for
+    every seed. With ``cache_dir`` the run is checkpointed there and a later chapter (or a rerun)
+    with the same settings loads it instead of training again."""
+    path = checkpoint_path(cache_dir, "imp", config=config.to_dict(), seeds=list(seeds), control=list(control),
+                           rewind_iteration=rewind_iteration)
+    return run_imp(config, rounds=rounds, seeds=seeds, control=list(control), data=data, checkpoint_dir=path,
+                   rewind_iteration=rewind_iteration, verbose=verbose)
