@@ -14,7 +14,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP) lint
-	$(PY) -m pytest
+	OMP_NUM_THREADS=1 $(PY) -m pytest
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not notebook"
@@ -27,7 +27,7 @@ lint: $(STAMP)
 
 book: $(STAMP)
 	rm -rf _build/lottery_cache
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	OMP_NUM_THREADS=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/bench_train.py

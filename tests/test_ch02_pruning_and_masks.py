@@ -1,0 +1,69 @@
+"""Chapter 2 (pruning and masks) at small settings: one-shot magnitude vs random pruning of the trained network."""
+
+from __future__ import annotations
+
+import pytest
+
+RATES = [0.0, 0.2, 0.5, 0.8, 0.95]
+SEEDS = [0, 1]
+
+
+_RUN: dict = {}
+
+
+@pytest.fixture
+def metrics(run_chapter):
+    # the chapter runs once per test session; every test below reads its metrics
+    if "metrics" not in _RUN:
+        _RUN["metrics"] = run_chapter("02_pruning_and_masks", seeds=SEEDS, rates=RATES, random_draws=2)
+    return _RUN["metrics"]
+
+
+@pytest.mark.notebook
+def test_records_line_up(metrics):
+    assert metrics["rates"] == RATES
+    for key in ("magnitude", "random"):
+        assert len(metrics["one_shot_test_acc"][key]) == len(RATES)
+        assert set(metrics["one_shot_test_acc_per_seed"][key]) == {str(s) for s in SEEDS}
+        assert len(metrics["layer_densities"][key]) == len(RATES)
+    assert len(metrics["densities"]) == len(RATES)
+
+
+@pytest.mark.notebook
+def test_densities_follow_the_requested_rates(metrics):
+    sizes, output = metrics["layer_sizes"], metrics["output_layer"]
+    for i, rate in enumerate(RATES):
+        magnitude = metrics["layer_densities"]["magnitude"][i]
+        for layer, n in sizes.items():
+            wanted = 1 - (rate / 2 if layer == output else rate)  # the output layer at half rate
+            assert abs(magnitude[layer] - wanted) <= 1 / n + 1e-9, (rate, layer)
+        # the random control keeps exactly as many weights per layer
+        assert metrics["layer_densities"]["random"][i] == pytest.approx(magnitude, abs=1e-12)
+        overall = sum(magnitude[k] * n for k, n in sizes.items()) / sum(sizes.values())
+        assert metrics["densities"][i] == pytest.approx(overall)
+
+
+@pytest.mark.notebook
+def test_rate_zero_is_the_dense_network(metrics):
+    for s in SEEDS:
+        dense = metrics["dense_test_acc_per_seed"][str(s)]
+        assert 0.3 < dense <= 1.0
+        for key in ("magnitude", "random"):
+            assert metrics["one_shot_test_acc_per_seed"][key][str(s)][0] == pytest.approx(dense, abs=1e-6)
+
+
+@pytest.mark.notebook
+def test_magnitude_pruning_removes_the_least_weight_norm(metrics):
+    removed = metrics["norm_removed"]
+    assert removed["magnitude"][0] == pytest.approx(0) and removed["random"][0] == pytest.approx(0)
+    for i in range(1, len(RATES)):
+        assert removed["magnitude"][i] < removed["random"][i]
+        assert removed["magnitude"][i] > removed["magnitude"][i - 1]
+
+
+@pytest.mark.notebook
+def test_magnitude_pruning_keeps_accuracy_and_beats_random(metrics):
+    acc, dense = metrics["one_shot_test_acc"], metrics["dense_test_acc"]
+    assert acc["magnitude"][RATES.index(0.2)] >= dense - 0.02
+    assert acc["magnitude"][RATES.index(0.5)] > acc["random"][RATES.index(0.5)] + 0.05
+    assert acc["magnitude"][RATES.index(0.2)] > acc["random"][RATES.index(0.2)]
