@@ -72,7 +72,7 @@ def train_batched(
         for key in prunable:
             ones = torch.ones_like(prunable[key], dtype=torch.bool)
             stacked = torch.stack([(m[key] if m is not None else ones).to(device) for m in masks])
-            stacked_masks.append((params[key], stacked))
+            stacked_masks.append((params[key], stacked.to(params[key].dtype)))
 
     opt = make_optimizer(optimizer, params.values(), lr)
     total = start_iteration + iterations

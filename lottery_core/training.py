@@ -173,7 +173,8 @@ def _masked_pairs(model: nn.Module, mask: Mask | None) -> list[tuple[torch.Tenso
     if mask is None:
         return []
     params = prunable_parameters(model)
-    return [(params[k], m.to(params[k].device)) for k, m in mask.items()]
+    # float masks: multiplying a float gradient by a bool tensor is several times slower
+    return [(params[k], m.to(device=params[k].device, dtype=params[k].dtype)) for k, m in mask.items()]
 
 
 def train(
