@@ -359,23 +359,28 @@ def train_controls(
     if data is None:
         data = load_dataset(config.dataset, seed=config.data_seed, device=device)
     long = result.to_long_frame()
-    rows = [long[(long["round"].isin(rounds)) & (long["arm"] == "ticket")]]
+    started = time.perf_counter()
+    # every arm of every round starts at the same iteration: one batched run trains them all
+    masks = {(r, s): result.mask(r, s) for r in rounds for s in result.seeds}
+    arms, arm_rounds = [], []
     for r in rounds:
-        started = time.perf_counter()
-        masks = {s: result.mask(r, s) for s in result.seeds}
-        arms = _control_arms(result, r, masks, names, data)
-        _, histories = _train_arms(config, data, arms, result.rewind_iteration)
-        records = []
-        for (s, name, _, _), h in zip(arms, histories):
-            result.histories[(r, s, name)] = h
-            records.append({"seed": s, "round": r, "density": masks[s].density(), "arm": name, **_metrics(h)})
-        frame = pd.DataFrame(records)
-        rows.append(frame)
-        if verbose:
-            means = frame.groupby("arm", sort=False)["early_stop_test_acc"].mean()
+        round_arms = _control_arms(result, r, {s: masks[(r, s)] for s in result.seeds}, names, data)
+        arms += round_arms
+        arm_rounds += [r] * len(round_arms)
+    _, histories = _train_arms(config, data, arms, result.rewind_iteration)
+    records = []
+    for r, (s, name, _, _), h in zip(arm_rounds, arms, histories):
+        result.histories[(r, s, name)] = h
+        records.append({"seed": s, "round": r, "density": masks[(r, s)].density(), "arm": name, **_metrics(h)})
+    frame = pd.DataFrame(records)
+    if verbose:
+        seconds = time.perf_counter() - started
+        print(f"trained {len(arms)} control networks together in {seconds:.1f} s", flush=True)
+        for r, part in frame.groupby("round", sort=True):
+            means = part.groupby("arm", sort=False)["early_stop_test_acc"].mean()
             parts = " | ".join(f"{a} {v:.2%}" for a, v in means.items())
-            print(f"round {r:2d} | {masks[result.seeds[0]].density():7.2%} of weights | {parts} | "
-                  f"{time.perf_counter() - started:.1f} s", flush=True)
+            print(f"round {r:2d} | {masks[(r, result.seeds[0])].density():7.2%} of weights | {parts}", flush=True)
+    rows = [long[(long["round"].isin(rounds)) & (long["arm"] == "ticket")], frame]
     return pd.concat(rows, ignore_index=True)
 
 

@@ -1,0 +1,143 @@
+"""Control initialisations (chapters 4 and 6), train_controls, and atomic checkpoint writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+import lottery_core as lc
+from lottery_core.analysis import sparse_glorot_std, xavier_std
+
+CFG = dataclasses.replace(lc.get_preset("book"), iterations=60, eval_every=30)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return lc.load_dataset("mnist1d", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def ticket(data):
+    """θ0 of a LeNet and a layerwise magnitude mask at about 10% density (a trained-looking mask)."""
+    model = lc.build_model("lenet_300_100", data.input_shape, data.num_classes, seed=3)
+    theta0 = lc.snapshot(model)
+    trained = lc.build_model("lenet_300_100", data.input_shape, data.num_classes, seed=4)  # stands in for θ_T
+    mask = lc.Mask.ones_like(model)
+    for _ in range(10):
+        mask = lc.magnitude_prune(trained, mask, 0.2)
+    return model, theta0, mask
+
+
+def init(name, ticket, seed=0):
+    model, theta0, mask = ticket
+    return lc.control_init(name, model, theta0, mask, seed=seed)
+
+
+def rms(values: torch.Tensor) -> float:
+    return float(values.pow(2).mean().sqrt())
+
+
+@pytest.mark.parametrize("name", list(lc.CONTROLS))
+def test_every_control_respects_its_mask_and_is_reproducible(ticket, name):
+    state, mask = init(name, ticket, seed=7)
+    again, _ = init(name, ticket, seed=7)
+    for key, keep in mask.items():
+        assert bool((state[key][~keep] == 0).all()), key
+        assert bool((state[key][keep] != 0).all()), key
+        assert torch.equal(state[key], again[key]), key
+    assert mask.layer_densities() == pytest.approx(ticket[2].layer_densities())
+
+
+def test_reinit_keeps_the_mask_and_draws_new_glorot_weights(ticket):
+    _, theta0, mask = ticket
+    state, same = init("reinit", ticket)
+    assert all(torch.equal(same[k], mask[k]) for k in mask)
+    for key, keep in mask.items():
+        assert not torch.equal(state[key][keep], theta0[key][keep])
+        expected = xavier_std(*torch.nn.init._calculate_fan_in_and_fan_out(theta0[key]))
+        assert rms(state[key][keep]) == pytest.approx(expected, rel=0.1), key
+
+
+def test_random_prune_moves_the_mask_but_keeps_theta0_and_layer_counts(ticket):
+    _, theta0, mask = ticket
+    state, new = init("random_prune", ticket)
+    for key, keep in mask.items():
+        assert int(new[key].sum()) == int(keep.sum())
+        assert not torch.equal(new[key], keep)
+        assert torch.equal(state[key][new[key]], theta0[key][new[key]])
+
+
+def test_layer_scaled_reinit_is_reinit_times_one_over_sqrt_density(ticket):
+    plain, _ = init("reinit", ticket, seed=5)
+    scaled, mask = init("reinit_layer_scaled", ticket, seed=5)
+    for key, density in mask.layer_densities().items():
+        torch.testing.assert_close(scaled[key], plain[key] / math.sqrt(density))
+
+
+def test_neuron_scaled_reinit_follows_each_weights_sparse_glorot_std(ticket):
+    plain, _ = init("reinit", ticket, seed=5)
+    scaled, mask = init("reinit_neuron_scaled", ticket, seed=5)
+    for key, keep in mask.items():
+        dense = xavier_std(*torch.nn.init._calculate_fan_in_and_fan_out(plain[key]))
+        ratio = scaled[key][keep] / plain[key][keep]
+        torch.testing.assert_close(ratio, (sparse_glorot_std(keep) / dense)[keep])
+        # a sparse layer gets larger weights than its dense Glorot std, as the argument predicts
+        assert rms(scaled[key][keep]) > 1.5 * dense, key
+
+
+def test_sign_controls_keep_the_tickets_signs(ticket):
+    _, theta0, mask = ticket
+    constant, _ = init("sign_constant", ticket)
+    shuffled, _ = init("sign_shuffle", ticket, seed=2)
+    for key, keep in mask.items():
+        signs = torch.sign(theta0[key][keep])
+        assert torch.equal(torch.sign(constant[key][keep]), signs)
+        assert torch.equal(torch.sign(shuffled[key][keep]), signs)
+        # constant: one magnitude per layer, the Glorot std scaled by 1/sqrt(density)
+        fans = torch.nn.init._calculate_fan_in_and_fan_out(theta0[key])
+        expected = xavier_std(*fans) / math.sqrt(mask.layer_densities()[key])
+        torch.testing.assert_close(constant[key][keep].abs(), torch.full_like(signs, expected))
+        # shuffle: the same multiset of surviving magnitudes, in another order
+        before, after = theta0[key][keep].abs(), shuffled[key][keep].abs()
+        torch.testing.assert_close(after.sort().values, before.sort().values)
+        assert not torch.equal(after, before)
+
+
+def test_unknown_control_names_the_valid_ones(ticket):
+    with pytest.raises(ValueError, match="unknown control 'reinit_xyz'.*reinit_layer_scaled"):
+        init("reinit_xyz", ticket)
+
+
+def test_train_controls_reproduces_the_controls_run_imp_trains(data):
+    with_control = lc.run_imp(CFG, rounds=2, seeds=[0, 1], control="reinit", data=data, verbose=False)
+    tickets_only = lc.run_imp(CFG, rounds=2, seeds=[0, 1], data=data, verbose=False)
+    frame = lc.train_controls(tickets_only, ["reinit", "sign_shuffle"], rounds=[1, 2], data=data, verbose=False)
+    assert sorted(frame["arm"].unique()) == ["reinit", "sign_shuffle", "ticket"]
+    assert len(frame) == 2 * 2 * 3  # rounds x seeds x arms
+    for r in (1, 2):
+        for s in (0, 1):
+            a = with_control.history(r, "reinit", seed=s).to_frame()
+            b = tickets_only.history(r, "reinit", seed=s).to_frame()
+            assert list(a["iteration"]) == list(b["iteration"])
+            assert a["val_loss"].to_numpy() == pytest.approx(b["val_loss"].to_numpy(), rel=1e-4)
+    with pytest.raises(ValueError, match="not pruned rounds"):
+        lc.train_controls(tickets_only, "reinit", rounds=[0], data=data, verbose=False)
+
+
+def test_a_failed_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "round_000.pt"
+    lc.atomic_save({"round": 0, "w": torch.ones(3)}, path)
+
+    def broken_save(obj, handle):
+        handle.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        lc.atomic_save({"round": 0, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    assert torch.equal(lc.safe_load(path)["w"], torch.ones(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["round_000.pt"]
