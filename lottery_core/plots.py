@@ -60,7 +60,8 @@ def plot_against_density(frame: pd.DataFrame, metric: str, *, ax: plt.Axes | Non
     Figures 1 and 3): the mean over seeds with a band of ±1 standard deviation.
 
     ``frame`` is tidy data such as ``ImpResult.to_long_frame()``; ``reference`` maps a label to a
-    horizontal reference value drawn as a dashed line.
+    horizontal reference value drawn as a grey line named in the legend. The x ticks are the
+    run's own densities.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))
@@ -70,17 +71,15 @@ def plot_against_density(frame: pd.DataFrame, metric: str, *, ax: plt.Axes | Non
                  hue=hue if hue in data else None, marker="o", errorbar="sd", ax=ax)
     ax.set_xscale("log")
     ax.invert_xaxis()
-    ticks = [100, 51.3, 21.1, 7.0, 3.6, 1.0]
-    lo, hi = data["percent"].min(), data["percent"].max()
-    ax.set_xticks([t for t in ticks if lo * 0.9 <= t <= hi * 1.1] or [hi, lo])
-    ax.get_xaxis().set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xticks(density_tick_values(data["percent"].unique()))
+    ax.get_xaxis().set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.3g}"))
     ax.minorticks_off()
-    for label, value in (reference or {}).items():
-        ax.axhline(value, color="grey", ls="--", lw=1)
-        ax.annotate(label, (ax.get_xlim()[0], value), textcoords="offset points", xytext=(4, 3), fontsize=8,
-                    color="grey")
+    styles = ["--", ":", "-."]
+    for i, (label, value) in enumerate((reference or {}).items()):
+        # in the legend rather than beside the line, so close reference values never overprint
+        ax.axhline(value, color="0.35", ls=styles[i % len(styles)], lw=1.2, label=label)
     ax.set(xlabel="percent of weights remaining (log scale)", ylabel=ylabel or metric)
-    if ax.get_legend() is not None:
+    if ax.get_legend() is not None or reference:
         ax.legend(title=None, fontsize=8)
     return ax
 
@@ -110,6 +109,19 @@ def plot_mask(mask: torch.Tensor, *, ax: plt.Axes | None = None, title: str | No
            title=title or f"mask: {m.mean():.1%} of weights kept (dark)")
     ax.grid(False)
     return ax
+
+
+def density_tick_values(percents: Sequence[float], min_ratio: float = 1.5) -> list[float]:
+    """The run's own densities (in percent) to label on a log axis: the largest and the smallest,
+    and between them the largest ones at least ``min_ratio`` apart, so labels never overlap."""
+    values = sorted({float(p) for p in percents}, reverse=True)
+    if len(values) <= 2:
+        return values
+    chosen = [values[0]]
+    for v in values[1:-1]:
+        if chosen[-1] / v >= min_ratio and v / values[-1] >= min_ratio:
+            chosen.append(v)
+    return [*chosen, values[-1]]
 
 
 def density_ticks(densities: Sequence[float]) -> list[str]:
