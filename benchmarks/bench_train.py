@@ -155,11 +155,12 @@ def pruned_mask(data: lc.Dataset, seed: int = 0) -> lc.Mask:
     return lc.magnitude_prune(model, lc.Mask.ones_like(model), PRUNE_RATE)
 
 
-def time_train(data: lc.Dataset, mask: lc.Mask, iterations: int, eval_every: int = EVAL_EVERY) -> float:
+def time_train(data: lc.Dataset, mask: lc.Mask, iterations: int, eval_every: int = EVAL_EVERY,
+               cuda_graph: bool | None = None) -> float:
     model = fresh_model(data).to(data.device)
     return timed(data.device, lambda: lc.train(
         model, data, mask=mask, iterations=iterations, batch_size=BATCH_SIZE, lr=LR,
-        eval_every=eval_every, seed=0, progress=False,
+        eval_every=eval_every, seed=0, progress=False, cuda_graph=cuda_graph,
     ))
 
 
@@ -388,6 +389,8 @@ def build_variants(args: argparse.Namespace, device: torch.device) -> list[Varia
         masks = [pruned_mask(mnist, seed) for seed in range(s)]
         return [
             Variant("train", "train (masked)", MNIST_SHAPED, 1, lambda n: time_train(mnist, mnist_mask, n)),
+            Variant("train_eager", "train (masked), cuda_graph=False", MNIST_SHAPED, 1,
+                    lambda n: time_train(mnist, mnist_mask, n, cuda_graph=False)),
             Variant("bare", "bare loop", MNIST_SHAPED, 1, lambda n: time_bare(mnist, n)),
             Variant("batched", f"train_batched, S={s} (masked)", MNIST_SHAPED, s,
                     lambda n: time_batched(mnist, masks, n)),
@@ -422,6 +425,8 @@ def checks(args: argparse.Namespace, v: dict[str, Variant]) -> list[Check]:
             Check(f"train_batched S={s} / one train", v["batched"].best / v["train"].best, "< 2",
                   v["batched"].best / v["train"].best < 2),
             Check("train / bare loop", v["train"].best / v["bare"].best, "(for information)", None),
+            Check("train with cuda_graph=False / train", v["train_eager"].best / v["train"].best,
+                  "(for information)", None),
         ]
     s = args.networks
     out = [

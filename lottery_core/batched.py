@@ -23,6 +23,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from .data import Dataset
 from .masks import Mask, prunable_parameters
 from .models import LeNet
+from .steps import step_runner, use_cuda_graph
 from .training import History, Recorder, _progress_bar, batch_order, make_optimizer
 
 
@@ -40,12 +41,13 @@ def train_batched(
     snapshot_at: Iterable[int] = (),
     progress: bool = True,
     start_iteration: int = 0,
+    cuda_graph: bool | None = None,
 ) -> list[History]:
     """Train every model of ``models`` (same architecture) as :func:`~lottery_core.train` would
     train it alone with ``seeds[i]`` and ``masks[i]``; the models are updated in place.
 
     Returns one :class:`~lottery_core.History` per model. Results match separate ``train`` runs up
-    to floating-point summation order.
+    to floating-point summation order. ``cuda_graph`` as for :func:`~lottery_core.train`.
     """
     n = len(models)
     if n == 0:
@@ -58,6 +60,7 @@ def train_batched(
     if iterations < 1:
         raise ValueError(f"iterations must be at least 1, got {iterations}")
     device = data.device
+    graph = use_cuda_graph(cuda_graph, device, iterations)
     for model, mask in zip(models, masks):
         model.to(device)
         if mask is not None:
@@ -74,7 +77,7 @@ def train_batched(
             stacked = torch.stack([(m[key] if m is not None else ones).to(device) for m in masks])
             stacked_masks.append((params[key], stacked.to(params[key].dtype)))
 
-    opt = make_optimizer(optimizer, params.values(), lr)
+    opt = make_optimizer(optimizer, params.values(), lr, capturable=graph)
     total = start_iteration + iterations
     orders = torch.stack([batch_order(s, len(data.x_train), batch_size, total)[start_iteration:] for s in seeds], 1)
     orders = orders.to(device)  # (iterations, networks, batch)
@@ -87,11 +90,8 @@ def train_batched(
     recorder = Recorder(data, evaluate_forward, eval_every, start_iteration, iterations, step_losses)
     wanted = {int(i) for i in snapshot_at}
     snapshots: list[dict[int, dict]] = [{} for _ in range(n)]
-    bar = _progress_bar(iterations, progress)
-    for step in range(iterations):
-        if start_iteration + step in wanted:
-            _snapshot_all(params, buffers, snapshots, start_iteration + step)
-        idx = orders[step]
+    def one_step(idx: torch.Tensor) -> torch.Tensor:
+        """One step of every network; ``idx`` (networks, batch) holds each network's own batch."""
         logits = forward_each(params, buffers, data.x_train[idx])
         targets = data.y_train[idx]
         losses = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").view(n, -1).mean(1)
@@ -100,7 +100,14 @@ def train_batched(
         for p, m in stacked_masks:
             p.grad.mul_(m)
         opt.step()
-        step_losses[:, step] = losses.detach()
+        return losses.detach()
+
+    run_step = step_runner(one_step, orders, graph=graph)
+    bar = _progress_bar(iterations, progress)
+    for step in range(iterations):
+        if start_iteration + step in wanted:
+            _snapshot_all(params, buffers, snapshots, start_iteration + step)
+        step_losses[:, step] = run_step(step)
         if recorder.due(step):
             recorder.evaluate(step)
             if bar is not None:

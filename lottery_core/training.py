@@ -20,6 +20,7 @@ from torch import nn
 from .data import Dataset
 from .masks import Mask, prunable_parameters
 from .rewind import snapshot
+from .steps import step_runner, use_cuda_graph
 
 OPTIMIZERS = ("adam", "sgd", "sgd_momentum")
 
@@ -82,13 +83,17 @@ class History:
         )
 
 
-def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float) -> torch.optim.Optimizer:
-    """``adam`` (the paper's choice for LeNet and Conv-2/4/6), ``sgd`` or ``sgd_momentum`` (0.9)."""
+def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float, *,
+                   capturable: bool = False) -> torch.optim.Optimizer:
+    """``adam`` (the paper's choice for LeNet and Conv-2/4/6), ``sgd`` or ``sgd_momentum`` (0.9).
+
+    ``capturable=True`` keeps Adam's step counter on the device, so its step can be recorded in a
+    CUDA graph (SGD needs nothing)."""
     params = list(params)
     if name == "adam":
         # the fused kernel (CPU and CUDA) is the fastest; the arithmetic is Adam's either way
         fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
-        return torch.optim.Adam(params, lr=lr, fused=fused or None)
+        return torch.optim.Adam(params, lr=lr, fused=fused or None, capturable=capturable)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr)
     if name == "sgd_momentum":
@@ -191,6 +196,7 @@ def train(
     snapshot_at: Iterable[int] = (),
     progress: bool = True,
     start_iteration: int = 0,
+    cuda_graph: bool | None = None,
 ) -> History:
     """Train ``model`` in place on ``data`` with the pruned weights held at exactly zero.
 
@@ -199,17 +205,19 @@ def train(
     non-zero. ``seed`` fixes the data order. ``snapshot_at`` lists iterations (0 = before training,
     ``iterations`` = the end) whose weights are kept in ``History.snapshots``. ``start_iteration``
     numbers the run from k and continues the seed's data order from there (rewinding to θk).
-    A non-finite loss raises ``ValueError`` naming the iteration.
+    A non-finite loss raises ``ValueError`` naming the iteration. On a CUDA device the step is
+    replayed from a CUDA graph unless ``cuda_graph=False`` (see :mod:`lottery_core.steps`).
     """
     if iterations < 1:
         raise ValueError(f"iterations must be at least 1, got {iterations}")
     device = data.device
+    graph = use_cuda_graph(cuda_graph, device, iterations)
     model.to(device).train()
     if mask is not None:
         mask = mask.to(device)
         mask.apply(model)
     pairs = _masked_pairs(model, mask)
-    opt = make_optimizer(optimizer, model.parameters(), lr)
+    opt = make_optimizer(optimizer, model.parameters(), lr, capturable=graph)
     order = batch_order(seed, len(data.x_train), batch_size, start_iteration + iterations, device)
     order = order[start_iteration:]
     step_losses = torch.empty(iterations, device=device)
@@ -223,18 +231,22 @@ def train(
     recorder = Recorder(data, forward, eval_every, start_iteration, iterations, step_losses)
     wanted = {int(i) for i in snapshot_at}
     snapshots: dict[int, dict] = {}
-    bar = _progress_bar(iterations, progress)
-    for step in range(iterations):
-        if start_iteration + step in wanted:
-            snapshots[start_iteration + step] = snapshot(model)
-        idx = order[step]
+    def one_step(idx: torch.Tensor) -> torch.Tensor:
+        """One optimiser step on the batch ``idx``; gradients of pruned weights are zeroed first."""
         loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         for p, m in pairs:
             p.grad.mul_(m)
         opt.step()
-        step_losses[step] = loss.detach()
+        return loss.detach()
+
+    run_step = step_runner(one_step, order, graph=graph)
+    bar = _progress_bar(iterations, progress)
+    for step in range(iterations):
+        if start_iteration + step in wanted:
+            snapshots[start_iteration + step] = snapshot(model)
+        step_losses[step] = run_step(step)
         if recorder.due(step):
             recorder.evaluate(step)
             if bar is not None:

@@ -107,3 +107,68 @@ def test_run_imp_on_the_gpu_keeps_masks_on_the_host_and_densities_on_schedule():
         assert all(not m.is_cuda for m in mask.values())
     assert frame.groupby("round")["density"].nunique().eq(1).all()
     assert frame.sort_values("round")["density"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd_momentum"])
+def test_cuda_graph_replay_trains_as_the_eager_loop_does(data, optimizer):
+    mask = lc.magnitude_prune(fresh(data), lc.Mask.ones_like(fresh(data)), 0.7)
+    lr = 1e-3 if optimizer == "adam" else 0.05
+    graphed, eager = fresh(data), fresh(data)
+    hg = lc.train(graphed, data, mask=mask, iterations=300, batch_size=60, lr=lr, optimizer=optimizer,
+                  eval_every=50, seed=4, snapshot_at=[0, 100, 300], progress=False, cuda_graph=True)
+    he = lc.train(eager, data, mask=mask, iterations=300, batch_size=60, lr=lr, optimizer=optimizer,
+                  eval_every=50, seed=4, snapshot_at=[0, 100, 300], progress=False, cuda_graph=False)
+    for (name, g), e in zip(graphed.state_dict().items(), eager.state_dict().values()):
+        torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-4, msg=name)
+    for key, keep in mask.items():
+        assert bool((graphed.state_dict()[key][~keep.to(data.device)] == 0).all())
+    assert hg.to_frame()["iteration"].tolist() == he.to_frame()["iteration"].tolist()
+    assert hg.to_frame()["train_loss"].to_numpy() == pytest.approx(he.to_frame()["train_loss"].to_numpy(), rel=1e-4)
+    first = "net.1.weight"
+    torch.testing.assert_close(hg.snapshots[100][first], he.snapshots[100][first], atol=1e-5, rtol=1e-4)
+
+
+def test_batched_cuda_graph_replay_matches_the_eager_batched_loop(data):
+    model = fresh(data)
+    masks = [lc.magnitude_prune(model, lc.Mask.ones_like(model), rate) for rate in (0.2, 0.9)]
+    graphed, eager = [fresh(data, s) for s in range(2)], [fresh(data, s) for s in range(2)]
+    kwargs = dict(masks=masks, seeds=[0, 1], iterations=250, batch_size=60, lr=1e-3, eval_every=50, progress=False)
+    hg = lc.train_batched(graphed, data, cuda_graph=True, **kwargs)
+    he = lc.train_batched(eager, data, cuda_graph=False, **kwargs)
+    for a, b, x, y in zip(graphed, eager, hg, he):
+        for p, q in zip(a.state_dict().values(), b.state_dict().values()):
+            torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
+        assert x.early_stop_iteration == y.early_stop_iteration
+
+
+def test_nan_loss_is_still_reported_with_its_iteration_under_a_cuda_graph(data):
+    bad = lc.Dataset(name=data.name, x_train=data.x_train.clone(), y_train=data.y_train, x_val=data.x_val,
+                     y_val=data.y_val, x_test=data.x_test, y_test=data.y_test, num_classes=10)
+    order = lc.batch_order(0, len(bad.x_train), 60, 100)
+    bad.x_train[order[57].to(bad.device)] = float("nan")  # batch of iteration 58, replayed from the graph
+    with pytest.raises(ValueError, match="non-finite loss at iteration 58"):
+        lc.train(fresh(data), bad, iterations=100, batch_size=60, lr=1e-3, eval_every=50, progress=False,
+                 cuda_graph=True)
+
+
+def test_conv_network_under_a_cuda_graph_matches_eager_alone_and_batched():
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(600, 3, 32, 32, generator=gen), torch.randint(0, 10, (600,), generator=gen)
+    images = lc.Dataset(name="random_images", x_train=x[:400], y_train=y[:400], x_val=x[400:500], y_val=y[400:500],
+                        x_test=x[500:], y_test=y[500:], num_classes=10).to(DEVICE)
+
+    def conv(seed):
+        return lc.build_model("conv2", (3, 32, 32), 10, seed=seed)
+
+    mask = lc.magnitude_prune(conv(0), lc.Mask.ones_like(conv(0)), 0.5)
+    kwargs = dict(iterations=30, batch_size=60, lr=0.02, optimizer="sgd", eval_every=10, progress=False)
+    graphed, eager = conv(0), conv(0)
+    lc.train(graphed, images, mask=mask, cuda_graph=True, **kwargs)
+    lc.train(eager, images, mask=mask, cuda_graph=False, **kwargs)
+    batched = [conv(0), conv(1)]
+    lc.train_batched(batched, images, masks=[mask, None], seeds=[0, 1], cuda_graph=True, **kwargs)
+    for g, e, b in zip(graphed.state_dict().values(), eager.state_dict().values(), batched[0].state_dict().values()):
+        torch.testing.assert_close(g, e, atol=1e-3, rtol=1e-2)  # convolutions may pick other algorithms
+        torch.testing.assert_close(b, e, atol=1e-3, rtol=1e-2)
+    for key, keep in mask.items():
+        assert bool((graphed.state_dict()[key][~keep.to(DEVICE)] == 0).all()), key

@@ -24,8 +24,8 @@ def test_adam_keeps_pruned_weights_and_optimizer_state_exactly_zero(data, monkey
     captured = {}
     real = lc.training.make_optimizer
 
-    def spy(name, params, lr):
-        captured["opt"] = real(name, params, lr)
+    def spy(name, params, lr, **options):
+        captured["opt"] = real(name, params, lr, **options)
         return captured["opt"]
 
     monkeypatch.setattr(lc.training, "make_optimizer", spy)
@@ -159,3 +159,11 @@ def test_batched_vmap_path_matches_separate_runs_for_conv_nets():
 def test_batched_rejects_mismatched_arguments(data):
     with pytest.raises(ValueError, match="seeds"):
         lc.train_batched([fresh(data)], data, seeds=[0, 1], iterations=5, batch_size=60, lr=1e-3, progress=False)
+
+
+def test_cuda_graph_needs_a_cuda_device(data):
+    with pytest.raises(ValueError, match="cuda_graph=True needs a CUDA device"):
+        lc.train(fresh(data), data, iterations=10, batch_size=60, lr=1e-3, progress=False, cuda_graph=True)
+    with pytest.raises(ValueError, match="cuda_graph=True needs a CUDA device"):
+        lc.train_batched([fresh(data)], data, seeds=[0], iterations=10, batch_size=60, lr=1e-3, progress=False,
+                         cuda_graph=True)
