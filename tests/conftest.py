@@ -20,22 +20,78 @@ def shared_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("lottery_cache")
 
 
-@pytest.fixture
-def run_chapter(tmp_path, shared_cache):
-    """Execute ``book/<name>.ipynb`` with papermill and return its metrics JSON as a dict."""
+# The parameters every chapter runs with in the tests (with SMALL). Each chapter runs once per test session; its own
+# test (tests/test_ch0*.py) and the conclusion's test read the metrics of that one run.
+CHAPTER_TEST_PARAMETERS = {
+    "01_dense_baseline": {"seeds": [0]},
+    "02_pruning_and_masks": {"seeds": [0, 1], "rates": [0.0, 0.2, 0.5, 0.8, 0.95], "random_draws": 2},
+    "03_winning_tickets": {"rounds": 3, "seeds": [0, 1]},
+    "04_random_reinit": {"rounds": 3, "seeds": [0, 1]},
+    "05_weight_movement": {"rounds": 3, "seeds": [0, 1], "movement_rounds": [1, 3]},
+    "06_sqrt10_magnitude": {"rounds": 3, "seeds": [0, 1], "test_rounds": [1, 3]},
+    "07_rewinding": {"rounds": 3, "shared_rounds": 3, "seeds": [0, 1], "rewind_iterations": [0, 50],
+                     "high_lr": 3e-2, "high_lr_iterations": None, "target_density": 0.211},
+}
+
+
+@pytest.fixture(scope="session")
+def chapter_metrics_dir(tmp_path_factory, shared_cache) -> Path:
+    """A folder holding ``<chapter>.json`` for chapters 1 to 7, each written by really running the chapter once
+    through papermill at small settings (``SMALL`` and ``CHAPTER_TEST_PARAMETERS``): what the conclusion reads.
+
+    Two notebooks run at a time where the machine has the cores: chapter 3 (which trains the shared IMP run when
+    the cache is cold) beside chapter 1, then the chapters that read the shared run."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path_factory.mktemp("chapter_metrics")
+
+    def run(name: str) -> None:
+        execute_chapter(name, folder, shared_cache, **CHAPTER_TEST_PARAMETERS[name])
+
+    first = ["01_dense_baseline", "03_winning_tickets"]
+    rest = [name for name in CHAPTER_TEST_PARAMETERS if name not in first]
+    with ThreadPoolExecutor(max_workers=2 if (os.cpu_count() or 1) >= 2 else 1) as pool:
+        for stage in (first, rest):
+            list(pool.map(run, stage))  # re-raises the first failure
+    return folder
+
+
+@pytest.fixture(scope="session")
+def chapter_metrics(chapter_metrics_dir) -> dict[str, dict]:
+    """Chapter name -> the metrics JSON its one test-session run wrote."""
+    return {name: json.loads((chapter_metrics_dir / f"{name}.json").read_text()) for name in CHAPTER_TEST_PARAMETERS}
+
+
+def execute_chapter(name: str, folder: Path, cache_dir: Path, **parameters) -> dict:
+    """Execute ``book/<name>.ipynb`` with papermill at ``SMALL`` settings plus ``parameters``, writing
+    ``<folder>/<name>.json`` (its metrics, returned) and the executed notebook beside it."""
     import papermill
 
-    def run(name: str, **parameters) -> dict:
-        metrics = tmp_path / f"{name}.json"
-        params = {**SMALL, "cache_dir": str(shared_cache), "metrics_path": str(metrics), **parameters}
-        papermill.execute_notebook(
-            str(BOOK / f"{name}.ipynb"),
-            str(tmp_path / f"{name}.out.ipynb"),
-            parameters=params,
-            cwd=str(BOOK),
-            kernel_name="python3",
-            progress_bar=False,
-        )
-        return json.loads(metrics.read_text())
+    metrics = folder / f"{name}.json"
+    params = {**SMALL, "cache_dir": str(cache_dir), "metrics_path": str(metrics), **parameters}
+    papermill.execute_notebook(
+        str(BOOK / f"{name}.ipynb"),
+        str(folder / f"{name}.out.ipynb"),
+        parameters=params,
+        cwd=str(BOOK),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    return json.loads(metrics.read_text())
 
-    return run
+
+# LeNet-300-100 on MNIST-1D: 40 inputs -> 300 -> 100 -> 10; hidden layers lose 20%, the output 10% per round.
+LENET_MNIST1D_LAYERS = {"fc1": (40 * 300, 0.2), "fc2": (300 * 100, 0.2), "out": (100 * 10, 0.1)}
+
+
+def expected_densities(rounds: int, layers: dict = LENET_MNIST1D_LAYERS) -> list[float]:
+    """Overall density after 0..rounds rounds, computed independently of lottery_core: each round removes
+    round(rate x survivors) weights of every layer ({layer: (weights, rate)})."""
+    counts = {k: n for k, (n, _) in layers.items()}
+    total = sum(counts.values())
+    out = []
+    for _ in range(rounds + 1):
+        out.append(sum(counts.values()) / total)
+        counts = {k: c - round(layers[k][1] * c) for k, c in counts.items()}
+    return out

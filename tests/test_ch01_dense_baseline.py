@@ -5,19 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import SMALL
 
-ITERATIONS, EVAL_EVERY = 300, 50
-
-
-_RUN: dict = {}
+ITERATIONS, EVAL_EVERY = SMALL["iterations"], SMALL["eval_every"]
 
 
 @pytest.fixture
-def metrics(run_chapter):
-    # the chapter runs once per test session; every test below reads its metrics
-    if "metrics" not in _RUN:
-        _RUN["metrics"] = run_chapter("01_dense_baseline", seeds=[0])
-    return _RUN["metrics"]
+def metrics(chapter_metrics):
+    return chapter_metrics["01_dense_baseline"]
 
 
 @pytest.mark.notebook

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from conftest import CHAPTER_TEST_PARAMETERS
 
-RATES = [0.0, 0.2, 0.5, 0.8, 0.95]
-SEEDS = [0, 1]
-
-
-_RUN: dict = {}
+PARAMETERS = CHAPTER_TEST_PARAMETERS["02_pruning_and_masks"]
+RATES, SEEDS = PARAMETERS["rates"], PARAMETERS["seeds"]
 
 
 @pytest.fixture
-def metrics(run_chapter):
-    # the chapter runs once per test session; every test below reads its metrics
-    if "metrics" not in _RUN:
-        _RUN["metrics"] = run_chapter("02_pruning_and_masks", seeds=SEEDS, rates=RATES, random_draws=2)
-    return _RUN["metrics"]
+def metrics(chapter_metrics):
+    return chapter_metrics["02_pruning_and_masks"]
 
 
 @pytest.mark.notebook

@@ -5,34 +5,16 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import CHAPTER_TEST_PARAMETERS, SMALL, expected_densities
 
-ROUNDS = 3
-SEEDS = [0, 1]
-ITERATIONS, EVAL_EVERY = 300, 50  # conftest.SMALL
-
-# LeNet-300-100 on MNIST-1D: 40 inputs -> 300 -> 100 -> 10; hidden layers lose 20%, the output 10% per round.
-LAYERS = {"fc1": (40 * 300, 0.2), "fc2": (300 * 100, 0.2), "out": (100 * 10, 0.1)}
-
-
-def expected_densities(rounds: int) -> list[float]:
-    counts = {k: n for k, (n, _) in LAYERS.items()}
-    total = sum(counts.values())
-    out = []
-    for _ in range(rounds + 1):
-        out.append(sum(counts.values()) / total)
-        counts = {k: c - round(LAYERS[k][1] * c) for k, c in counts.items()}
-    return out
-
-
-_RUNS: dict[str, dict] = {}
+PARAMETERS = CHAPTER_TEST_PARAMETERS["03_winning_tickets"]
+ROUNDS, SEEDS = PARAMETERS["rounds"], PARAMETERS["seeds"]
+ITERATIONS, EVAL_EVERY = SMALL["iterations"], SMALL["eval_every"]
 
 
 @pytest.fixture
-def metrics(run_chapter):
-    """The chapter runs once per test session; every test reads its metrics."""
-    if "metrics" not in _RUNS:
-        _RUNS["metrics"] = run_chapter("03_winning_tickets", rounds=ROUNDS, seeds=SEEDS)
-    return _RUNS["metrics"]
+def metrics(chapter_metrics):
+    return chapter_metrics["03_winning_tickets"]
 
 
 @pytest.mark.notebook

@@ -5,19 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import CHAPTER_TEST_PARAMETERS
 
-ROUNDS = [1, 3]
-
-
-# run_chapter is function-scoped: run the chapter once for this module and reuse its metrics
-_cache: dict = {}
+ROUNDS = CHAPTER_TEST_PARAMETERS["05_weight_movement"]["movement_rounds"]
 
 
 @pytest.fixture
-def m(run_chapter):
-    if "m" not in _cache:
-        _cache["m"] = run_chapter("05_weight_movement", rounds=3, seeds=[0, 1], movement_rounds=ROUNDS)
-    return _cache["m"]
+def m(chapter_metrics):
+    return chapter_metrics["05_weight_movement"]
 
 
 @pytest.mark.notebook

@@ -5,20 +5,16 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import CHAPTER_TEST_PARAMETERS, SMALL
 
-TEST_ROUNDS = [1, 3]
+TEST_ROUNDS = CHAPTER_TEST_PARAMETERS["06_sqrt10_magnitude"]["test_rounds"]
 ARMS = ["ticket", "reinit", "reinit_layer_scaled", "reinit_neuron_scaled", "sign_constant", "sign_shuffle"]
-ITERATIONS, EVAL_EVERY = 300, 50
-
-# run_chapter is function-scoped: run the chapter once for this module and reuse its metrics
-_cache: dict = {}
+ITERATIONS, EVAL_EVERY = SMALL["iterations"], SMALL["eval_every"]
 
 
 @pytest.fixture
-def m(run_chapter):
-    if "m" not in _cache:
-        _cache["m"] = run_chapter("06_sqrt10_magnitude", rounds=3, seeds=[0, 1], test_rounds=TEST_ROUNDS)
-    return _cache["m"]
+def m(chapter_metrics):
+    return chapter_metrics["06_sqrt10_magnitude"]
 
 
 @pytest.mark.notebook

@@ -7,39 +7,17 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import CHAPTER_TEST_PARAMETERS, SMALL, expected_densities
 
-ROUNDS = 3  # as chapter 4's test, so the shared run (default rate, k = 0) comes from the session cache
-SEEDS = [0, 1]
-ITERATIONS, EVAL_EVERY = 300, 50  # conftest.SMALL
-REWIND = [0, 50]
-HIGH_LR = 3e-2
-TARGET = 0.211
-
-# LeNet-300-100 on MNIST-1D: 40 inputs -> 300 -> 100 -> 10; hidden layers lose 20%, the output 10% per round.
-LAYERS = {"fc1": (40 * 300, 0.2), "fc2": (300 * 100, 0.2), "out": (100 * 10, 0.1)}
-
-
-def expected_densities(rounds: int) -> list[float]:
-    counts = {k: n for k, (n, _) in LAYERS.items()}
-    total = sum(counts.values())
-    out = []
-    for _ in range(rounds + 1):
-        out.append(sum(counts.values()) / total)
-        counts = {k: c - round(LAYERS[k][1] * c) for k, c in counts.items()}
-    return out
-
-
-_RUNS: dict[str, dict] = {}
+PARAMETERS = CHAPTER_TEST_PARAMETERS["07_rewinding"]
+ROUNDS, SEEDS = PARAMETERS["rounds"], PARAMETERS["seeds"]
+ITERATIONS, EVAL_EVERY = SMALL["iterations"], SMALL["eval_every"]
+REWIND, HIGH_LR, TARGET = PARAMETERS["rewind_iterations"], PARAMETERS["high_lr"], PARAMETERS["target_density"]
 
 
 @pytest.fixture
-def metrics(run_chapter):
-    if "metrics" not in _RUNS:
-        _RUNS["metrics"] = run_chapter(
-            "07_rewinding", rounds=ROUNDS, shared_rounds=ROUNDS, seeds=SEEDS, rewind_iterations=REWIND,
-            high_lr=HIGH_LR, high_lr_iterations=None, target_density=TARGET,
-        )
-    return _RUNS["metrics"]
+def metrics(chapter_metrics):
+    return chapter_metrics["07_rewinding"]
 
 
 def runs_by_key(metrics: dict) -> dict[tuple[str, int], dict]:
