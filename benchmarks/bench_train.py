@@ -354,7 +354,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="S, the networks trained batched and sequentially (default 8)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed runs of every variant, interleaved; the table shows the best (default 2, which "
-                             "keeps a CPU run near 3 minutes; 1 with --paper-scale)")
+                             "keeps a CPU run near 2 minutes; 1 with --paper-scale)")
     parser.add_argument("--warmup", type=int, default=200,
                         help="iterations of the untimed warm-up run of each variant (default 200)")
     parser.add_argument("--pil", action="store_true",
