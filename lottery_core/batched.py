@@ -24,7 +24,7 @@ from .data import Dataset
 from .masks import Mask, prunable_parameters
 from .models import LeNet
 from .steps import step_runner, use_cuda_graph
-from .training import History, Recorder, _progress_bar, batch_order, make_optimizer
+from .training import History, Recorder, batch_order, make_optimizer
 
 
 def train_batched(
@@ -87,7 +87,7 @@ def train_batched(
         with torch.no_grad():
             return forward_shared(params, buffers, x)
 
-    recorder = Recorder(data, evaluate_forward, eval_every, start_iteration, iterations, step_losses)
+    recorder = Recorder(data, evaluate_forward, eval_every, start_iteration, iterations, step_losses, progress)
     wanted = {int(i) for i in snapshot_at}
     snapshots: list[dict[int, dict]] = [{} for _ in range(n)]
     def one_step(idx: torch.Tensor) -> torch.Tensor:
@@ -103,17 +103,12 @@ def train_batched(
         return losses.detach()
 
     run_step = step_runner(one_step, orders, graph=graph)
-    bar = _progress_bar(iterations, progress)
     for step in range(iterations):
         if start_iteration + step in wanted:
             _snapshot_all(params, buffers, snapshots, start_iteration + step)
         step_losses[:, step] = run_step(step)
         if recorder.due(step):
             recorder.evaluate(step)
-            if bar is not None:
-                bar.update(step + 1 - bar.n)
-    if bar is not None:
-        bar.close()
     if total in wanted:
         _snapshot_all(params, buffers, snapshots, total)
     with torch.no_grad():

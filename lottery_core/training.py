@@ -130,10 +130,12 @@ class Recorder:
 
     ``forward(x)`` returns logits of shape (N, classes) for one network or (S, N, classes) for S
     networks. Metrics stay on the device until the run ends (one copy to the host at the end).
+    With ``progress``, a progress bar advances at every evaluation.
     """
 
     def __init__(self, data: Dataset, forward: Callable[[torch.Tensor], torch.Tensor],
-                 eval_every: int, start_iteration: int, iterations: int, step_losses: torch.Tensor):
+                 eval_every: int, start_iteration: int, iterations: int, step_losses: torch.Tensor,
+                 progress: bool | str = False):
         if eval_every < 1:
             raise ValueError(f"eval_every must be at least 1, got {eval_every}")
         self.data, self.forward = data, forward
@@ -142,6 +144,7 @@ class Recorder:
         self.rows: list[torch.Tensor] = []
         self.iteration_numbers: list[int] = []
         self._last = 0
+        self.bar = _progress_bar(iterations, progress)
 
     def due(self, step: int) -> bool:
         """Whether an evaluation follows step ``step`` (0-based within this run)."""
@@ -153,6 +156,8 @@ class Recorder:
         finite = torch.isfinite(window)
         if not bool(finite.all()):  # one synchronisation per evaluation, not per step
             bad = int((~finite).reshape(-1, window.shape[-1]).any(0).nonzero()[0])
+            if self.bar is not None:
+                self.bar.close()
             raise ValueError(
                 f"training diverged: non-finite loss at iteration {self.start + self._last + bad + 1} "
                 f"(try a smaller learning rate)"
@@ -162,9 +167,13 @@ class Recorder:
         self.rows.append(torch.stack([window.mean(-1), val_loss, val_acc, test_acc], -1))
         self.iteration_numbers.append(self.start + step + 1)
         self._last = step + 1
+        if self.bar is not None:
+            self.bar.update(step + 1 - self.bar.n)
 
     def histories(self, snapshots: Sequence[dict[int, dict]]) -> list[History]:
-        """One :class:`History` per network."""
+        """One :class:`History` per network (closes the progress bar)."""
+        if self.bar is not None:
+            self.bar.close()
         table = torch.stack(self.rows, -2).cpu().double()  # (..., evals, 4)
         table = table.reshape(-1, len(self.rows), 4)
         out = []
@@ -228,7 +237,7 @@ def train(
         model.train()
         return out
 
-    recorder = Recorder(data, forward, eval_every, start_iteration, iterations, step_losses)
+    recorder = Recorder(data, forward, eval_every, start_iteration, iterations, step_losses, progress)
     wanted = {int(i) for i in snapshot_at}
     snapshots: dict[int, dict] = {}
     def one_step(idx: torch.Tensor) -> torch.Tensor:
@@ -242,17 +251,12 @@ def train(
         return loss.detach()
 
     run_step = step_runner(one_step, order, graph=graph)
-    bar = _progress_bar(iterations, progress)
     for step in range(iterations):
         if start_iteration + step in wanted:
             snapshots[start_iteration + step] = snapshot(model)
         step_losses[step] = run_step(step)
         if recorder.due(step):
             recorder.evaluate(step)
-            if bar is not None:
-                bar.update(step + 1 - bar.n)
-    if bar is not None:
-        bar.close()
     if start_iteration + iterations in wanted:
         snapshots[start_iteration + iterations] = snapshot(model)
     return recorder.histories([snapshots])[0]
