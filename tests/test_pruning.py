@@ -147,3 +147,15 @@ def test_mask_apply_save_load_roundtrip(tmp_path):
 def test_mask_rejects_non_boolean_tensors():
     with pytest.raises(ValueError, match="bool"):
         lc.Mask({"w": torch.ones(3)})
+
+
+@pytest.mark.parametrize(("name", "paper_weights", "rel"), [
+    ("conv2", 4.3e6, 0.01),  # Frankle & Carbin 2019, Figure 2
+    ("conv4", 2.4e6, 0.02),
+    ("conv6", 2.26e6, 0.01),  # the figure's layer list; its table says 1.7M (see ConvNet's docstring)
+])
+def test_conv_networks_on_cifar10_have_the_papers_sizes(name, paper_weights, rel):
+    model = lc.build_model(name, (3, 32, 32), 10)
+    weights = sum(p.numel() for p in lc.prunable_parameters(model).values())
+    assert weights == pytest.approx(paper_weights, rel=rel)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
