@@ -18,6 +18,7 @@ from .checkpoint import atomic_save, safe_load
 from .config import PRESETS, ExperimentConfig, get_preset
 from .controls import CONTROLS, control_init
 from .data import (
+    DATASET_TITLES,
     DATASETS,
     OFFLINE_DATASETS,
     Dataset,
@@ -36,6 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CONTROLS",
+    "DATASET_TITLES",
     "DATASETS",
     "MODELS",
     "OFFLINE_DATASETS",

@@ -21,6 +21,8 @@ import torch
 OFFLINE_DATASETS = ("mnist1d", "digits")
 DOWNLOADED_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 DATASETS = OFFLINE_DATASETS + DOWNLOADED_DATASETS
+DATASET_TITLES = {"mnist1d": "MNIST-1D", "digits": "scikit-learn digits", "mnist": "MNIST",
+                  "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}  # names for figures and text
 
 
 class DatasetUnavailableError(RuntimeError):
