@@ -17,10 +17,10 @@ test: $(STAMP) lint
 	OMP_NUM_THREADS=1 $(PY) -m pytest
 
 unit: $(STAMP)
-	$(PY) -m pytest -m "not notebook"
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not notebook"
 
 notebooks: $(STAMP)
-	$(PY) -m pytest -m notebook
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m notebook
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
