@@ -63,9 +63,10 @@ def chapter_metrics(chapter_metrics_dir) -> dict[str, dict]:
     return {name: json.loads((chapter_metrics_dir / f"{name}.json").read_text()) for name in CHAPTER_TEST_PARAMETERS}
 
 
-def execute_chapter(name: str, folder: Path, cache_dir: Path, **parameters) -> dict:
+def execute_chapter(name: str, folder: Path, cache_dir: Path, engine_options: dict | None = None, **parameters) -> dict:
     """Execute ``book/<name>.ipynb`` with papermill at ``SMALL`` settings plus ``parameters``, writing
-    ``<folder>/<name>.json`` (its metrics, returned) and the executed notebook beside it."""
+    ``<folder>/<name>.json`` (its metrics, returned) and the executed notebook beside it.
+    ``engine_options`` go to papermill's notebook client (e.g. ``execution_timeout``)."""
     import papermill
 
     metrics = folder / f"{name}.json"
@@ -77,6 +78,7 @@ def execute_chapter(name: str, folder: Path, cache_dir: Path, **parameters) -> d
         cwd=str(BOOK),
         kernel_name="python3",
         progress_bar=False,
+        **(engine_options or {}),
     )
     return json.loads(metrics.read_text())
 

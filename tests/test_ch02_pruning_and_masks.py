@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from conftest import CHAPTER_TEST_PARAMETERS
+from conftest import CHAPTER_TEST_PARAMETERS, execute_chapter
 
 PARAMETERS = CHAPTER_TEST_PARAMETERS["02_pruning_and_masks"]
 RATES, SEEDS = PARAMETERS["rates"], PARAMETERS["seeds"]
@@ -62,3 +64,14 @@ def test_magnitude_pruning_keeps_accuracy_and_beats_random(metrics):
     assert acc["magnitude"][RATES.index(0.2)] >= dense - 0.02
     assert acc["magnitude"][RATES.index(0.5)] > acc["random"][RATES.index(0.5)] + 0.05
     assert acc["magnitude"][RATES.index(0.2)] > acc["random"][RATES.index(0.2)]
+
+
+@pytest.mark.notebook
+def test_the_slider_cell_draws_a_widget_in_a_live_kernel(tmp_path, shared_cache):
+    # The book build skips this cell (tag skip-execution); run it here as Jupyter or Colab would.
+    live = {"skip_cells_with_tag": "run-all-cells", "execution_timeout": 300}
+    execute_chapter("02_pruning_and_masks", tmp_path, shared_cache, seeds=[0], rates=[0.0, 0.5], random_draws=1,
+                    show_widgets=True, engine_options=live)
+    cells = json.loads((tmp_path / "02_pruning_and_masks.out.ipynb").read_text())["cells"]
+    slider = next(c for c in cells if "skip-execution" in c["metadata"].get("tags", []))
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in slider["outputs"])
