@@ -72,6 +72,23 @@ def test_history_records_and_early_stopping(data):
     assert frame.train_loss.iloc[-1] < frame.train_loss.iloc[0]
 
 
+def test_evaluation_in_chunks_matches_one_pass(data, monkeypatch):
+    """On a CPU the Recorder evaluates in chunks of CPU_EVAL_ROWS examples; the metrics must not change."""
+    whole = lc.train(fresh(data), data, iterations=200, batch_size=60, lr=1e-3, eval_every=100, progress=False)
+    monkeypatch.setattr(lc.training, "CPU_EVAL_ROWS", 64)
+    model = fresh(data)
+    sizes = []
+    model.register_forward_hook(lambda module, args, out: sizes.append(len(args[0])) if not module.training else None)
+    chunked = lc.train(model, data, iterations=200, batch_size=60, lr=1e-3, eval_every=100, progress=False)
+    assert sizes and max(sizes) == 64 and sum(sizes) == 2 * (len(data.x_val) + len(data.x_test))
+    assert [e.iteration for e in chunked.evaluations] == [e.iteration for e in whole.evaluations]
+    for a, b in zip(chunked.evaluations, whole.evaluations):
+        assert a.train_loss == b.train_loss  # the steps are untouched
+        assert a.val_loss == pytest.approx(b.val_loss, abs=1e-5)
+        assert a.val_acc == pytest.approx(b.val_acc, abs=1e-3)
+        assert a.test_acc == pytest.approx(b.test_acc, abs=1e-3)
+
+
 def test_early_stop_is_minimum_validation_loss_not_best_accuracy():
     evals = [Evaluation(100, 2.0, 1.0, 0.5, 0.50), Evaluation(200, 1.0, 0.8, 0.6, 0.55),
              Evaluation(300, 0.5, 0.9, 0.7, 0.70)]
