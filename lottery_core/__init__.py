@@ -7,6 +7,7 @@ Hypothesis (Frankle & Carbin, ICLR 2019). Importing the package has no side effe
 from .analysis import (
     effective_fan_in,
     effective_fan_out,
+    paired_interval,
     scale_table,
     sparse_glorot_std,
     subnetwork_scale,
@@ -30,6 +31,7 @@ from .imp import ImpResult, RoundRecord, run_imp, train_controls
 from .masks import Mask, output_layer_name, prunable_parameters
 from .models import MODELS, build_model, glorot_init_
 from .pruning import layer_rates_for, magnitude_prune, random_prune
+from .report import cache_dir, metrics_path, output_dir, show_findings, write_metrics
 from .rewind import reinitialize, rewind, snapshot
 from .training import Evaluation, History, batch_order, train
 
@@ -53,6 +55,7 @@ __all__ = [
     "atomic_save",
     "batch_order",
     "build_model",
+    "cache_dir",
     "control_init",
     "default_device",
     "effective_fan_in",
@@ -62,7 +65,10 @@ __all__ = [
     "layer_rates_for",
     "load_dataset",
     "magnitude_prune",
+    "metrics_path",
     "output_layer_name",
+    "output_dir",
+    "paired_interval",
     "prunable_parameters",
     "random_prune",
     "reinitialize",
@@ -70,6 +76,7 @@ __all__ = [
     "run_imp",
     "safe_load",
     "scale_table",
+    "show_findings",
     "snapshot",
     "sparse_glorot_std",
     "subnetwork_scale",
@@ -77,5 +84,6 @@ __all__ = [
     "train_batched",
     "train_controls",
     "weight_movement",
+    "write_metrics",
     "xavier_std",
 ]

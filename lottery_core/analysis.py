@@ -10,7 +10,7 @@ initial-weight distributions Appendix F.1.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -134,3 +134,24 @@ def weight_movement(initial: Mapping[str, torch.Tensor], final: Mapping[str, tor
     summary = summary.rename(columns={"50%": "median", "25%": "q25", "75%": "q75"})
     summary["away_from_zero"] = grouped["away_from_zero"].mean()
     return summary.reset_index()[["layer", "group", "count", "mean", "q25", "median", "q75", "max", "away_from_zero"]]
+
+
+def paired_interval(a: Sequence[float], b: Sequence[float] | None = None, confidence: float = 0.95) -> dict[str, float]:
+    """Mean of the paired differences ``a - b`` over seeds (of ``a`` alone when ``b`` is None) with its
+    two-sided Student-t interval on n − 1 degrees of freedom: ``{"mean", "low", "high", "n"}``.
+
+    This is the interval every verdict in the book carries: pair the arms by seed (same θ0, same data
+    order), so the seed-to-seed spread that both arms share cancels. With one seed the bounds are NaN.
+    """
+    from scipy import stats
+
+    x = np.asarray(a, dtype=float) - (0.0 if b is None else np.asarray(b, dtype=float))
+    if x.ndim != 1 or len(x) == 0:
+        raise ValueError(f"need a non-empty 1-D sequence of paired values, got shape {x.shape}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    n, mean = len(x), float(x.mean())
+    if n < 2:
+        return {"mean": mean, "low": math.nan, "high": math.nan, "n": n}
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}

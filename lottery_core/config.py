@@ -28,6 +28,7 @@ class ExperimentConfig:
     scope: str = "layerwise"
     seed: int = 0
     data_seed: int = 0
+    num_samples: int | None = None  # MNIST-1D size (None: the published 5,000); other datasets ignore it
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -51,9 +52,19 @@ PRESETS: dict[str, ExperimentConfig] = {
 }
 
 
-def get_preset(name: str) -> ExperimentConfig:
-    """Return the preset called ``name``; vary it with ``dataclasses.replace``."""
+def get_preset(name: str, **overrides: object) -> ExperimentConfig:
+    """Return the preset called ``name`` with ``overrides`` applied (``get_preset("book", iterations=500)``).
+
+    Overrides that are ``None`` are ignored, so a chapter can pass its parameters cell through unchanged;
+    an unknown field is a ``ValueError`` naming the valid ones.
+    """
     try:
-        return PRESETS[name]
+        config = PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}") from None
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise ValueError(f"unknown config field(s) {', '.join(unknown)}; valid fields: {', '.join(sorted(fields))}")
+    return dataclasses.replace(config, **changes)

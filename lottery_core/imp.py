@@ -9,6 +9,7 @@ written atomically, and a later call resumes after the last finished round.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -185,6 +186,7 @@ def run_imp(
     rewind_iteration: int = 0,
     control: str | Sequence[str] | None = None,
     checkpoint_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
     seeds: Sequence[int] | None = None,
     control_rounds: Iterable[int] | None = None,
     data: Dataset | None = None,
@@ -204,7 +206,13 @@ def run_imp(
     ...), trained beside the ticket at every round in ``control_rounds`` (default: all rounds but
     0, where every control is itself a dense random initialisation and takes the dense run's
     numbers). The first control also fills the ``control_*`` fields of each record.
+
+    ``checkpoint_dir``: write each finished round there and resume after the last one. ``cache_dir``:
+    a folder under which every run gets its own checkpoint folder named after a hash of its settings,
+    so runs with the same settings (two chapters, or a rerun) share one and train only once.
     """
+    if checkpoint_dir is not None and cache_dir is not None:
+        raise ValueError("give checkpoint_dir or cache_dir, not both")
     controls = [control] if isinstance(control, str) else list(control or [])
     for name in controls:
         if name not in CONTROLS:
@@ -218,14 +226,18 @@ def run_imp(
         raise ValueError(f"seeds must be distinct and non-empty, got {seeds}")
     control_rounds = None if control_rounds is None else sorted({int(r) for r in control_rounds})
     if data is None:
-        data = load_dataset(config.dataset, seed=config.data_seed, device=device)
+        data = load_dataset(config.dataset, seed=config.data_seed, device=device, num_samples=config.num_samples)
     elif data.name != config.dataset:
         raise ValueError(f"data is {data.name!r} but the config names {config.dataset!r}")
 
     result = ImpResult(config, seeds, controls, rewind_iteration)
+    fingerprint = _fingerprint(config, seeds, controls, rewind_iteration, control_rounds)
+    if cache_dir is not None:
+        digest = hashlib.sha1(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
+        checkpoint_dir = Path(cache_dir) / f"imp-{digest}"
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if ckpt is not None:
-        _check_checkpoint_dir(ckpt, _fingerprint(config, seeds, controls, rewind_iteration, control_rounds))
+        _check_checkpoint_dir(ckpt, fingerprint)
 
     template = build_model(config.model, data.input_shape, data.num_classes, seed=0)
     rates = layer_rates_for(template, config.prune_rate, config.output_prune_rate, config.conv_prune_rate)
@@ -357,7 +369,7 @@ def train_controls(
         raise ValueError(f"rounds {missing} are not pruned rounds of this run (1 to {result.num_rounds - 1})")
     config = result.config
     if data is None:
-        data = load_dataset(config.dataset, seed=config.data_seed, device=device)
+        data = load_dataset(config.dataset, seed=config.data_seed, device=device, num_samples=config.num_samples)
     long = result.to_long_frame()
     started = time.perf_counter()
     # every arm of every round starts at the same iteration: one batched run trains them all

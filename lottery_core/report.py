@@ -1,0 +1,78 @@
+"""What a chapter leaves behind: its output folder, its metrics file and its "what this run shows" block.
+
+A chapter runs alone in any folder (Jupyter, Colab, papermill, the book build): caches and metrics go
+under ``$LOTTERY_CACHE`` when it is set, otherwise under ``lottery_output/`` in the working folder.
+The book build sets ``$LOTTERY_CACHE`` so that every chapter shares one IMP cache and the claims
+tests read one set of metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+DEFAULT_OUTPUT = "lottery_output"
+
+
+def output_dir() -> Path:
+    """``$LOTTERY_CACHE`` when set, otherwise ``./lottery_output`` (absolute)."""
+    return Path(os.environ.get("LOTTERY_CACHE") or DEFAULT_OUTPUT).resolve()
+
+
+def cache_dir() -> Path:
+    """Where IMP runs are checkpointed (``run_imp(..., cache_dir=lc.cache_dir())``)."""
+    return output_dir() / "runs"
+
+
+def metrics_path(chapter: str) -> Path:
+    """Where chapter ``chapter`` (a notebook name such as ``"03_winning_tickets"``) writes its metrics."""
+    return output_dir() / "metrics" / f"{chapter}.json"
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-ready Python: tensors and numpy scalars become numbers, NaN becomes ``None``."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "tolist") and callable(value.tolist):
+        value = value.tolist()
+        if isinstance(value, list):
+            return plain(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_metrics(path: str | os.PathLike | None, metrics: Mapping[str, Any]) -> dict:
+    """Write a chapter's key numbers as JSON to ``path`` (folders created; NaN becomes null) and
+    return them as plain Python. ``path=None`` writes nothing."""
+    values = plain(metrics)
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(values, indent=2, sort_keys=True))
+        tmp.replace(path)
+    return values
+
+
+def show_findings(lines: Sequence[str], title: str = "What this run shows") -> str:
+    """Render the computed findings of a chapter as a Markdown block (a heading and one bullet per
+    line) in Jupyter, on Colab and in the book; print it elsewhere. Returns the Markdown text."""
+    text = f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        print(text)
+        return text
+    if get_ipython() is None:
+        print(text)
+    else:
+        display(Markdown(text))
+    return text
