@@ -5,6 +5,7 @@ Hypothesis (Frankle & Carbin, ICLR 2019). Importing the package has no side effe
 """
 
 from .analysis import (
+    arm_differences,
     effective_fan_in,
     effective_fan_out,
     paired_interval,
@@ -31,13 +32,28 @@ from .imp import ImpResult, RoundRecord, run_imp, train_controls
 from .masks import Mask, output_layer_name, prunable_parameters
 from .models import MODELS, build_model, glorot_init_
 from .pruning import layer_rates_for, magnitude_prune, random_prune
-from .report import cache_dir, metrics_path, output_dir, show_findings, write_metrics
+from .report import (
+    cache_dir,
+    findings_markdown,
+    load_recorded,
+    metrics_path,
+    output_dir,
+    recorded_difference_table,
+    recorded_findings,
+    show_findings,
+    write_metrics,
+)
 from .rewind import reinitialize, rewind, snapshot
 from .training import Evaluation, History, batch_order, train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "findings_markdown",
+    "arm_differences",
+    "load_recorded",
+    "recorded_difference_table",
+    "recorded_findings",
     "CONTROLS",
     "DATASET_TITLES",
     "DATASETS",

@@ -155,3 +155,18 @@ def paired_interval(a: Sequence[float], b: Sequence[float] | None = None, confid
         return {"mean": mean, "low": math.nan, "high": math.nan, "n": n}
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
+
+
+def arm_differences(frame: pd.DataFrame, metric: str, against: str, *, arm: str = "ticket",
+                    confidence: float = 0.95) -> pd.DataFrame:
+    """Per round of tidy IMP records (columns ``seed, round, density, arm`` and ``metric``): the mean over seeds
+    of ``arm − against`` (``against`` is an arm name, or ``"dense"`` for the arm's own round 0) with its paired
+    Student-t interval (:func:`paired_interval`). One row per round: ``round, density, mean, low, high, n``."""
+    wide = frame.pivot_table(index=["round", "seed"], columns="arm", values=metric)
+    density = frame.groupby("round")["density"].mean()
+    rows = []
+    for r, part in wide.groupby(level="round"):
+        part = part.droplevel("round")
+        base = wide.xs(0, level="round")[arm].reindex(part.index) if against == "dense" else part[against]
+        rows.append({"round": r, "density": density[r], **paired_interval(part[arm], base, confidence)})
+    return pd.DataFrame(rows)

@@ -11,6 +11,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from .analysis import paired_interval
 from .training import History
 
 ARM_LABELS = {
@@ -57,7 +58,7 @@ def plot_against_density(frame: pd.DataFrame, metric: str, *, ax: plt.Axes | Non
                          scale: float = 1.0, ylabel: str | None = None,
                          reference: Mapping[str, float] | None = None) -> plt.Axes:
     """``metric`` against percent of weights remaining (log axis, dense on the left, as the paper's
-    Figures 1 and 3): the mean over seeds with a band of ±1 standard deviation.
+    Figures 1 and 3): the mean over seeds with its 95% Student-t interval (n − 1 degrees of freedom).
 
     ``frame`` is tidy data such as ``ImpResult.to_long_frame()``; ``reference`` maps a label to a
     horizontal reference value drawn as a grey line named in the legend. The x ticks are the
@@ -68,7 +69,7 @@ def plot_against_density(frame: pd.DataFrame, metric: str, *, ax: plt.Axes | Non
     data = frame.assign(percent=100 * frame["density"], value=scale * frame[metric])
     labels = data[hue].map(lambda a: ARM_LABELS.get(a, a)) if hue in data else None
     sns.lineplot(data=data.assign(**{hue: labels}) if labels is not None else data, x="percent", y="value",
-                 hue=hue if hue in data else None, marker="o", errorbar="sd", ax=ax)
+                 hue=hue if hue in data else None, marker="o", errorbar=_t_interval, ax=ax)
     ax.set_xscale("log")
     ax.invert_xaxis()
     ax.set_xticks(density_tick_values(data["percent"].unique()))
@@ -82,6 +83,11 @@ def plot_against_density(frame: pd.DataFrame, metric: str, *, ax: plt.Axes | Non
     if ax.get_legend() is not None or reference:
         ax.legend(title=None, fontsize=8)
     return ax
+
+
+def _t_interval(values: pd.Series) -> tuple[float, float]:
+    interval = paired_interval(np.asarray(values, dtype=float))
+    return interval["low"], interval["high"]
 
 
 def plot_weight_histogram(weights: torch.Tensor, *, threshold: float | None = None, ax: plt.Axes | None = None,

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 DEFAULT_OUTPUT = "lottery_output"
 
 
@@ -61,18 +63,71 @@ def write_metrics(path: str | os.PathLike | None, metrics: Mapping[str, Any]) ->
     return values
 
 
-def show_findings(lines: Sequence[str], title: str = "What this run shows") -> str:
-    """Render the computed findings of a chapter as a Markdown block (a heading and one bullet per
-    line) in Jupyter, on Colab and in the book; print it elsewhere. Returns the Markdown text."""
-    text = f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines)
+def findings_markdown(lines: Sequence[str], title: str = "What this run shows") -> str:
+    """The computed findings of a chapter as Markdown: a bold heading and one bullet per line."""
+    return f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def show_findings(lines: Sequence[str], title: str = "What this run shows") -> None:
+    """Render the computed findings of a chapter (:func:`findings_markdown`) as Markdown output in Jupyter,
+    on Colab and in the book; print them where no notebook front end is attached (a script)."""
+    text = findings_markdown(lines, title)
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
     except ImportError:
-        print(text)
-        return text
-    if get_ipython() is None:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
         print(text)
     else:
         display(Markdown(text))
-    return text
+
+
+RECORDS = Path(__file__).resolve().parent / "records"
+
+
+def load_recorded(name: str) -> tuple[pd.DataFrame, dict]:
+    """A recorded run shipped with the library: its tidy records (one row per seed, round and arm) and its
+    provenance (date, device, commit, command that reran it). ``name`` is a folder of ``lottery_core/records``."""
+    folder = RECORDS / name
+    if not (folder / "records.csv").is_file():
+        known = ", ".join(sorted(p.name for p in RECORDS.iterdir() if p.is_dir()))
+        raise ValueError(f"no recorded run {name!r}; recorded runs: {known}")
+    return pd.read_csv(folder / "records.csv"), json.loads((folder / "provenance.json").read_text())
+
+
+def recorded_difference_table(records: pd.DataFrame, rounds: Sequence[int],
+                              metric: str = "early_stop_test_acc") -> pd.DataFrame:
+    """The ticket against the dense network and each control at ``rounds``: mean paired difference in
+    percentage points with its 95% t interval, one row per round (for a recorded IMP run's tidy records)."""
+    from .analysis import arm_differences
+
+    columns = {}
+    for against in ["dense", *sorted(set(records["arm"]) - {"ticket"})]:
+        diff = arm_differences(records, metric, against).set_index("round").loc[list(rounds)]
+        columns[f"ticket − {against} (pp)"] = [f"{100 * m:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
+                                              for m, lo, hi in zip(diff["mean"], diff["low"], diff["high"])]
+        columns["% of weights"] = (100 * diff["density"]).round(1).to_numpy()
+    table = pd.DataFrame(columns, index=pd.Index(list(rounds), name="round"))
+    return table[["% of weights", *[c for c in table.columns if c != "% of weights"]]]
+
+
+def recorded_findings(records: pd.DataFrame) -> list[str]:
+    """The "what this run shows" lines of a recorded IMP run with controls: where the ticket beats the dense
+    network and the controls (95% paired t intervals above zero), and how much earlier it stops at ~21%."""
+    from .analysis import arm_differences
+
+    lines = []
+    for against in ["dense", *sorted(set(records["arm"]) - {"ticket"})]:
+        diff = arm_differences(records, "early_stop_test_acc", against).query("round > 0")
+        above = diff[diff["low"] > 0]
+        where = (f"at {len(above)} of {len(diff)} densities, from {100 * above['density'].max():.1f}% down to "
+                 f"{100 * above['density'].min():.1f}% (largest mean margin {100 * above['mean'].max():+.2f} pp)"
+                 if len(above) else "at no density")
+        lines.append(f"Ticket more accurate than {against} (95% paired t interval above zero) {where}.")
+    iterations = records.pivot_table(index=["round", "seed"], columns="arm", values="early_stop_iteration")
+    r = int((records.groupby("round")["density"].mean() - 0.211).abs().idxmin())
+    ratio = iterations.xs(r, level="round")["ticket"] / iterations.xs(0, level="round")["ticket"]
+    lines.append(f"At {100 * records.query('round == @r')['density'].mean():.1f}% of the weights the ticket's "
+                 f"early-stopping iteration is {ratio.mean():.2f}× the dense network's (mean over seeds).")
+    return lines

@@ -6,8 +6,8 @@ iterations, hidden layers pruned 20% and the output layer 10% per round. Meant f
 training on an H200); the records are written after every finished round, so an interrupted run leaves what it
 finished and a second call with the same --checkpoint-dir resumes.
 
-    python recorded/run_paper_protocol.py --dataset fashion_mnist --seeds 0-4 --rounds 16 \
-        --out recorded/fashion_mnist_lenet --checkpoint-dir /tmp/imp_fashion_mnist
+    python scripts/record_paper_protocol.py --dataset fashion_mnist --seeds 0-4 --rounds 16 \
+        --out lottery_core/records/fashion_mnist_lenet --checkpoint-dir /tmp/imp_fashion_mnist
 """
 
 from __future__ import annotations
@@ -72,11 +72,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _commit() -> str:
-    """The checked-out commit; ``$LOTTERY_COMMIT`` where the code runs from a copy without git history."""
+    """``$LOTTERY_COMMIT`` when set (a copy of the tree run elsewhere), otherwise the checked-out commit."""
+    if os.environ.get("LOTTERY_COMMIT"):
+        return os.environ["LOTTERY_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("LOTTERY_COMMIT", "unknown")
+        return "unknown"
 
 
 if __name__ == "__main__":
