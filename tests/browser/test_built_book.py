@@ -164,7 +164,8 @@ def test_search_finds_winning_ticket(browser_context, book_url):
     tab = browser_context.new_page()
     try:
         tab.goto(book_url + "search.html?q=winning+ticket", wait_until="load")
-        tab.wait_for_selector("#search-results ul.search li", timeout=30_000)
+        tab.wait_for_function("() => document.querySelector('#search-results .search-summary')?.textContent",
+                              timeout=30_000)  # the search has finished, with or without results
         found = tab.eval_on_selector_all("#search-results ul.search li a", "links => links.map(a => a.href)")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=SCREENSHOTS / "search-winning-ticket.png", full_page=True)
