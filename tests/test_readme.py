@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC_FILES = re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text())
-CHAPTERS = [f for f in TOC_FILES if (ROOT / f"{f}.ipynb").exists()]
+NOTEBOOKS = [f for f in TOC_FILES if (ROOT / f"{f}.ipynb").exists()]  # pages that open on Colab
+CHAPTERS = [f for f in NOTEBOOKS if re.fullmatch(r"book/\d\d_\w+", f)]  # the numbered chapters
 BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\(([^)]+)\)")
 
 
@@ -23,10 +24,18 @@ def colab_url(notebook: str) -> str:
     return f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}"
 
 
-def test_every_chapter_has_one_badge_with_the_configured_repository():
+def test_every_badge_opens_a_notebook_of_the_book_in_the_configured_repository():
+    links = BADGE.findall(README)
+    expected = {colab_url(f"{notebook}.ipynb") for notebook in NOTEBOOKS}
+    assert [link for link in links if link not in expected] == []
+    assert len(links) == len(set(links))
+
+
+def test_every_chapter_has_a_badge_in_reading_order():
     links = BADGE.findall(README)
     assert len(CHAPTERS) >= 7
-    assert links == [colab_url(f"{chapter}.ipynb") for chapter in CHAPTERS]
+    chapter_links = [link for link in links if re.search(r"/book/\d\d_", link)]
+    assert chapter_links == [colab_url(f"{chapter}.ipynb") for chapter in CHAPTERS]
 
 
 def test_no_other_colab_link_points_elsewhere():
