@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test unit notebooks lint book claims benchmark clean
+.PHONY: test unit notebooks lint book claims browser benchmark clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON_SYS) -m venv $(VENV)
@@ -13,12 +13,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
-# Claims tests read the metrics of the last `make book`; they run after it (`make claims`, and in .ci/run).
+# Claims tests read the metrics of the last `make book`, and the browser test reads its HTML: both run after it
+# (`make claims`, `make browser`, and in .ci/run).
 test: $(STAMP) lint
-	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not claims"
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not claims and not browser"
 
 unit: $(STAMP)
-	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not notebook and not claims"
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not notebook and not claims and not browser"
 
 notebooks: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -m notebook
@@ -39,6 +40,16 @@ book: $(STAMP)
 
 claims: $(STAMP)
 	LOTTERY_BOOK_METRICS=$(BOOK_OUTPUT)/metrics $(PY) -m pytest -m claims
+
+# The built book in headless Chromium, as a reader sees it: every page of _build/html with the network cut off.
+# Needs Debian's `chromium` package (Playwright drives it; it never downloads a browser of its own).
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
+
+browser: $(STAMP)
+	@test -n "$(CHROMIUM)" || { echo "make browser needs Chromium. On Debian: sudo apt-get install chromium"; \
+		echo "(or point CHROMIUM=/path/to/chromium at another Chromium or Chrome)"; exit 1; }
+	@test -f _build/html/index.html || { echo "make browser checks the built book: run make book first"; exit 1; }
+	LOTTERY_CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -m browser tests/browser
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/bench_train.py

@@ -39,6 +39,9 @@ PRESETS: dict[str, ExperimentConfig] = {
     "book": ExperimentConfig(),
     # Frankle & Carbin 2019, Figure 2: LeNet-300-100 on MNIST, Adam 1.2e-3, 50K iterations, batch 60.
     "lenet_mnist_paper": ExperimentConfig(dataset="mnist", iterations=50_000),
+    # The same protocol on Fashion-MNIST (Xiao et al. 2017; same 28x28 shape and 60K/10K split), which Debian's
+    # dataset-fashion-mnist package installs for offline use.
+    "lenet_fashion_mnist_paper": ExperimentConfig(dataset="fashion_mnist", iterations=50_000),
     # Figure 2: Conv-2/4/6 on CIFAR-10; conv layers pruned at 10% (Conv-6: 15%), fc 20%, output 10%.
     "conv2_cifar10_paper": ExperimentConfig(
         dataset="cifar10", model="conv2", lr=2e-4, iterations=20_000, conv_prune_rate=0.1

@@ -2,14 +2,18 @@
 
 Frankle & Carbin (2019, Figure 2) hold out 5K training examples of MNIST and CIFAR-10 for early
 stopping; every dataset here has such a validation split. MNIST-1D (Greydanus & Kobak 2024) and
-scikit-learn's 8x8 digits are generated or bundled locally and need no network.
+scikit-learn's 8x8 digits are generated or bundled locally and need no network. Fashion-MNIST
+(Xiao et al. 2017) is read offline from Debian's ``dataset-fashion-mnist`` files when they are
+installed; otherwise torchvision downloads MNIST, Fashion-MNIST and CIFAR-10 once into ``root``.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import os
 import random
+import shutil
 import socket
 import threading
 from dataclasses import dataclass
@@ -163,6 +167,9 @@ _TV_HOSTS = {
     "fashion_mnist": "fashion-mnist.s3-website.eu-central-1.amazonaws.com",
     "cifar10": "www.cs.toronto.edu",
 }
+# Datasets that an operating-system package installs: Debian's `dataset-fashion-mnist` ships the four
+# original IDX files (the ones torchvision downloads) in this folder.
+SYSTEM_DATA = {"fashion_mnist": Path("/usr/share/datasets/fashion-mnist")}
 
 
 def _network_reachable(host: str, timeout: float = 4.0) -> bool:
@@ -182,12 +189,60 @@ def _network_reachable(host: str, timeout: float = 4.0) -> bool:
     return result["ok"]
 
 
-def _torchvision(name: str, root: Path):
-    import torchvision
+def _import_torchvision():
+    try:
+        import torchvision
+    except ImportError:
+        raise ModuleNotFoundError(
+            "MNIST, Fashion-MNIST and CIFAR-10 are read through torchvision, which is not installed: "
+            "pip install torchvision (or install lottery_core with its extra: pip install -e '.[vision]'). "
+            f"The offline datasets {', '.join(OFFLINE_DATASETS)} need no torchvision.",
+            name="torchvision",
+        ) from None
+    return torchvision
 
-    cls = getattr(torchvision.datasets, _TV_CLASSES[name])
+
+def _stage_system_files(name: str, cls, root: Path) -> None:
+    """Unpack an installed system copy of ``name`` into torchvision's raw folder under ``root``.
+
+    Debian recompressed the archives (their checksums differ from torchvision's list), so each
+    unpacked file is checked instead: a well-formed IDX file whose size matches its header.
+    No network is involved; a file that fails the check is left out and torchvision's own
+    cache or download is used instead.
+    """
+    source = SYSTEM_DATA.get(name)
+    if source is None or not source.is_dir():
+        return
+    raw = root / cls.__name__ / "raw"
+    for filename, _ in getattr(cls, "resources", ()):
+        target, archive = raw / filename.removesuffix(".gz"), source / filename
+        if target.exists() or not archive.exists():
+            continue
+        raw.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        with gzip.open(archive, "rb") as src, open(partial, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        if _is_idx_file(partial):
+            partial.replace(target)  # atomic: a reader never sees half a file
+        else:
+            partial.unlink()
+
+
+def _is_idx_file(path: Path) -> bool:
+    """An IDX file of unsigned bytes (LeCun's MNIST format): magic 0x0000_08_nd, nd sizes, then the data."""
+    with open(path, "rb") as f:
+        header = f.read(4)
+        if len(header) < 4 or header[:3] != b"\x00\x00\x08" or not 1 <= header[3] <= 3:
+            return False
+        sizes = np.frombuffer(f.read(4 * header[3]), dtype=">u4")
+    return len(sizes) == header[3] and path.stat().st_size == 4 + 4 * header[3] + int(np.prod(sizes))
+
+
+def _torchvision(name: str, root: Path):
+    cls = getattr(_import_torchvision().datasets, _TV_CLASSES[name])
     root.mkdir(parents=True, exist_ok=True)
-    try:  # already cached: no network needed
+    _stage_system_files(name, cls, root)
+    try:  # already cached (or unpacked from the system's files): no network needed
         train, test = cls(str(root), train=True), cls(str(root), train=False)
     except RuntimeError:
         if not _network_reachable(_TV_HOSTS[name]):
@@ -195,6 +250,7 @@ def _torchvision(name: str, root: Path):
                 f"dataset {name!r} is not cached in {root} and cannot be downloaded (no network). "
                 f"Use an offline dataset instead: {', '.join(OFFLINE_DATASETS)}; or download it once "
                 f"where the network is reachable and point $LOTTERY_DATA (or root=) at the folder."
+                + _system_hint(name)
             ) from None
         train = cls(str(root), train=True, download=True)
         test = cls(str(root), train=False, download=True)
@@ -204,6 +260,13 @@ def _torchvision(name: str, root: Path):
     y_tr = torch.as_tensor(np.asarray(train.targets), dtype=torch.long)
     y_te = torch.as_tensor(np.asarray(test.targets), dtype=torch.long)
     return (x_tr - mean) / std, y_tr, (x_te - mean) / std, y_te
+
+
+def _system_hint(name: str) -> str:
+    if name != "fashion_mnist":
+        return ""
+    return (f" On Debian or Ubuntu, `apt-get install dataset-fashion-mnist` installs Fashion-MNIST in "
+            f"{SYSTEM_DATA[name]}, where it is read offline.")
 
 
 def _images(data) -> torch.Tensor:
