@@ -30,12 +30,14 @@ from .data import (
 from .imp import ImpResult, RoundRecord, run_imp, train_controls
 from .masks import Mask, output_layer_name, prunable_parameters
 from .models import MODELS, build_model, glorot_init_
+from .oneshot import masked_accuracy, matching_mask, one_shot_sweep, prune_trained, train_one_shot
+from .progress import progress_block, run_imp_with_progress
 from .pruning import layer_rates_for, magnitude_prune, random_prune
 from .report import cache_dir, metrics_path, output_dir, show_findings, write_metrics
 from .rewind import reinitialize, rewind, snapshot
 from .training import Evaluation, History, batch_order, train
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "CONTROLS",
@@ -86,4 +88,14 @@ __all__ = [
     "weight_movement",
     "write_metrics",
     "xavier_std",
+]
+
+__all__ += [
+    "matching_mask",
+    "masked_accuracy",
+    "one_shot_sweep",
+    "progress_block",
+    "prune_trained",
+    "run_imp_with_progress",
+    "train_one_shot",
 ]
