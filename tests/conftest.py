@@ -11,7 +11,20 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 
 # Small settings every chapter accepts; a chapter's own test adds or overrides parameters.
-SMALL = {"iterations": 300, "eval_every": 50, "device": "cpu", "show_widgets": False}
+SMALL = {"iterations": 300, "eval_every": 50, "device": "cpu"}
+
+
+@pytest.fixture(scope="session")
+def tiny_imp():
+    """A tiny real IMP run (MNIST-1D, 1,000 signals, 40 iterations, 3 rounds, 3 seeds; the two controls at
+    rounds 1 and 3 only) and its data, for the unit tests of the chapter helpers."""
+    import lottery_core as lc
+
+    config = lc.get_preset("book", num_samples=1000, iterations=40, eval_every=10)
+    data = lc.load_dataset(config.dataset, seed=config.data_seed, num_samples=config.num_samples)
+    result = lc.run_imp(config, rounds=3, seeds=[0, 1, 2], control=["reinit", "random_prune"], control_rounds=[1, 3],
+                        data=data, verbose=False)
+    return result, data
 
 
 @pytest.fixture(scope="session")
