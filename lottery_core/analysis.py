@@ -197,7 +197,8 @@ def paired_differences(frame: pd.DataFrame, arm: str, baseline: str, metric: str
             interval = paired_interval(a.loc[key, seeds].to_numpy(float), b.loc[key, seeds].to_numpy(float),
                                        confidence)
             rows.append({by: key, "density": float(density.get(key, math.nan)), **interval})
-    return pd.DataFrame(rows, columns=[by, "density", "mean", "low", "high", "n"])
+    out = pd.DataFrame(rows, columns=[by, "density", "mean", "low", "high", "n"])
+    return out.astype({by: frame[by].dtype})
 
 
 def best_round(frame: pd.DataFrame, arm: str = "ticket", *, baseline: str | None = None,

@@ -129,7 +129,7 @@ def interval_table(columns: Mapping[str, Any], *, by: str = "round", scale: floa
 def intervals_as_records(frame: Any, by: str = "round") -> list[dict]:
     """A :func:`~lottery_core.analysis.paired_differences` table as JSON-ready records for a metrics file."""
     return [plain({by: row[by], "density": row["density"], "mean": row["mean"], "low": row["low"],
-                   "high": row["high"], "n": int(row["n"])}) for _, row in frame.iterrows()]
+                   "high": row["high"], "n": int(row["n"])}) for row in frame.to_dict("records")]
 
 
 def count_verdicts(intervals: Sequence[Mapping[str, float]]) -> dict[str, int]:
@@ -341,6 +341,12 @@ RECORD_COLUMNS = ["round", "seed", "arm", "density", "early_stop_test_acc", "ear
                   "early_stop_iteration", "final_test_acc"]
 
 
+def _trained_rows(result: Any) -> Any:
+    """``result.to_long_frame()`` without round 0's control rows (copies of the dense network's numbers)."""
+    long = result.to_long_frame()
+    return long[(long["arm"] == "ticket") | (long["round"] > 0)].reset_index(drop=True)
+
+
 def ticket_metrics(result: Any, one_shot: Any | None = None, *, target_density: float = 0.211) -> dict:
     """The numbers chapter 3 records from an IMP run (and, optionally, one-shot tickets from
     :func:`~lottery_core.train_one_shot`): every ticket − dense difference paired by seed with its 95% t
@@ -349,7 +355,7 @@ def ticket_metrics(result: Any, one_shot: Any | None = None, *, target_density: 
 
     from .analysis import best_round, closest_round, paired_differences
 
-    long = result.to_long_frame()
+    long = _trained_rows(result)
     tickets = long[long["arm"] == "ticket"]
     dense = tickets[tickets["round"] == 0]
 
@@ -449,8 +455,8 @@ def control_metrics(result: Any, *, target_density: float = 0.211) -> dict:
     the round of the largest ticket − reinit gap is chosen on validation accuracy."""
     from .analysis import best_round, closest_round, paired_differences
 
-    long = result.to_long_frame()
-    with_controls = long[long["round"].isin(long.loc[long["arm"] == "reinit", "round"])]
+    long = _trained_rows(result)
+    with_controls = long[long["round"].isin(long.loc[long["arm"] == "reinit", "round"]) | (long["round"] == 0)]
     stats = long.groupby(["round", "arm"])[["early_stop_test_acc", "early_stop_iteration"]].agg(["mean", "std"])
     per_round = _per_round_means(long, ["ticket", "reinit", "random_prune"])
     for entry in per_round:

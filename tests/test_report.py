@@ -192,6 +192,9 @@ def test_ticket_metrics_on_a_real_run(tiny_imp):
     # the one-shot arm is a copy of the ticket here: iterative − one-shot is exactly zero
     assert all(iv["mean"] == 0 for iv in m["one_shot"]["iterative_minus_one_shot"])
     assert m["per_round"][2]["reinit_acc"] is None and m["per_round"][3]["reinit_acc"] is not None
+    # round 0's controls are copies of the dense network's numbers: not recorded as trained networks
+    assert m["per_round"][0]["reinit_acc"] is None
+    assert {(x["round"], x["arm"]) for x in m["records"] if x["round"] == 0} == {(0, "ticket")}
     assert len(report.ticket_findings(m)) >= 5
 
 
