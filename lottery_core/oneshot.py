@@ -8,7 +8,9 @@ ticket, pruned in one step to exactly the iterative mask's per-layer counts.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 
 import pandas as pd
 import torch
@@ -19,6 +21,7 @@ from .data import Dataset, load_dataset
 from .imp import ImpResult
 from .masks import Mask
 from .models import build_model
+from .progress import progress_block
 from .pruning import layer_rates_for, magnitude_prune, random_prune
 from .training import loss_and_accuracy
 
@@ -92,12 +95,14 @@ def one_shot_sweep(model: nn.Module, states: Mapping[int, State], rates: Sequenc
     return pd.DataFrame(rows)
 
 
-def train_one_shot(result: ImpResult, rounds: Iterable[int], *, data: Dataset | None = None) -> pd.DataFrame:
+def train_one_shot(result: ImpResult, rounds: Iterable[int], *, data: Dataset | None = None,
+                   progress: bool = True) -> pd.DataFrame:
     """One-shot tickets beside an iterative run: for each round in ``rounds`` and each seed, prune the
     seed's trained dense network (round 0) once to the per-layer counts of that round's iterative mask,
     rewind the survivors to the run's start (θ0, or θk), and train with the ticket's schedule and data
-    order. All networks train together. Returns tidy rows like ``ImpResult.to_long_frame()`` with
-    ``arm="one_shot"`` and the one-shot mask's own ``density``."""
+    order. All networks train together (``progress``: a bar while they train, then one line). Returns
+    tidy rows like ``ImpResult.to_long_frame()`` with ``arm="one_shot"`` and the one-shot mask's own
+    ``density``."""
     config = result.config
     if data is None:
         data = load_dataset(config.dataset, seed=config.data_seed, num_samples=config.num_samples)
@@ -114,9 +119,15 @@ def train_one_shot(result: ImpResult, rounds: Iterable[int], *, data: Dataset | 
         models.append(model)
         masks.append(mask)
     k = result.rewind_iteration
-    histories = train_batched(models, data, masks=masks, seeds=[s for _, s in keys], iterations=config.iterations - k,
-                              batch_size=config.batch_size, lr=config.lr, optimizer=config.optimizer,
-                              eval_every=config.eval_every, progress=False, start_iteration=k)
+    with progress_block(len(keys), unit="network", desc="one-shot pruning") if progress else nullcontext() as block:
+        histories = train_batched(models, data, masks=masks, seeds=[s for _, s in keys],
+                                  iterations=config.iterations - k, batch_size=config.batch_size, lr=config.lr,
+                                  optimizer=config.optimizer, eval_every=config.eval_every, progress=False,
+                                  start_iteration=k)
+        if block is not None:
+            block.advance(len(keys))
+            block.log(f"trained {len(keys)} one-shot tickets ({len(rounds)} densities x {len(result.seeds)} seeds) "
+                      f"together in {time.perf_counter() - block.started:.0f} s")
     return pd.DataFrame([
         {"seed": s, "round": r, "density": mask.density(), "arm": "one_shot",
          "final_test_acc": h.final_test_acc, "early_stop_iteration": h.early_stop_iteration,

@@ -351,8 +351,6 @@ def ticket_metrics(result: Any, one_shot: Any | None = None, *, target_density: 
     """The numbers chapter 3 records from an IMP run (and, optionally, one-shot tickets from
     :func:`~lottery_core.train_one_shot`): every ticket − dense difference paired by seed with its 95% t
     interval, the best round chosen on validation accuracy, and the dense networks' overfitting."""
-    import pandas as pd
-
     from .analysis import best_round, closest_round, paired_differences
 
     long = _trained_rows(result)
@@ -391,14 +389,23 @@ def ticket_metrics(result: Any, one_shot: Any | None = None, *, target_density: 
         "best_acc": float(means.loc[best, "early_stop_test_acc"]), "best_minus_dense": at[best],
     }
     if one_shot is not None and len(one_shot):
-        both = pd.concat([long, one_shot], ignore_index=True)
-        metrics["one_shot"] = {
-            "rounds": sorted(int(r) for r in one_shot["round"].unique()),
-            "records": one_shot.reindex(columns=RECORD_COLUMNS).to_dict("records"),
-            "iterative_minus_one_shot": intervals_as_records(paired_differences(both, "ticket", "one_shot")),
-            "one_shot_minus_dense": intervals_as_records(paired_differences(both, "one_shot", "dense")),
-        }
+        metrics["one_shot"] = _one_shot_metrics(long, one_shot)
     return plain(metrics)
+
+
+def _one_shot_metrics(long: Any, one_shot: Any) -> dict:
+    """One-shot tickets beside the iterative ones: their records, iterative − one-shot and one-shot − dense."""
+    import pandas as pd
+
+    from .analysis import paired_differences
+
+    both = pd.concat([long, one_shot], ignore_index=True)
+    return {
+        "rounds": sorted(int(r) for r in one_shot["round"].unique()),
+        "records": one_shot.reindex(columns=RECORD_COLUMNS).to_dict("records"),
+        "iterative_minus_one_shot": intervals_as_records(paired_differences(both, "ticket", "one_shot")),
+        "one_shot_minus_dense": intervals_as_records(paired_differences(both, "one_shot", "dense")),
+    }
 
 
 def _at(intervals: Sequence[Mapping[str, Any]], value: Any, key: str = "round") -> Mapping[str, Any]:

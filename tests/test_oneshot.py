@@ -95,9 +95,10 @@ def test_one_shot_sweep_arms_match_in_size(tiny_imp, trained):
     assert dense["test_acc"].nunique() == len(states)  # rate 0: every arm is the dense network of its seed
 
 
-def test_one_shot_tickets_match_the_iterative_densities(tiny_imp):
+def test_one_shot_tickets_match_the_iterative_densities(tiny_imp, capsys):
     result, data = tiny_imp
     frame = lc.train_one_shot(result, [1, 3], data=data)
+    assert capsys.readouterr().out.startswith("trained 6 one-shot tickets (2 densities x 3 seeds) together in ")
     assert sorted(zip(frame["round"], frame["seed"])) == [(r, s) for r in (1, 3) for s in result.seeds]
     for _, row in frame.iterrows():
         assert row["density"] == pytest.approx(result.mask(row["round"], row["seed"]).density(), abs=1e-12)
