@@ -5,7 +5,6 @@ Hypothesis (Frankle & Carbin, ICLR 2019). Importing the package has no side effe
 """
 
 from .analysis import (
-    arm_differences,
     effective_fan_in,
     effective_fan_out,
     paired_interval,
@@ -31,6 +30,8 @@ from .data import (
 from .imp import ImpResult, RoundRecord, run_imp, train_controls
 from .masks import Mask, output_layer_name, prunable_parameters
 from .models import MODELS, build_model, glorot_init_
+from .oneshot import masked_accuracy, matching_mask, one_shot_sweep, prune_trained, train_one_shot
+from .progress import progress_block, run_imp_with_progress
 from .pruning import layer_rates_for, magnitude_prune, random_prune
 from .report import (
     cache_dir,
@@ -46,11 +47,10 @@ from .report import (
 from .rewind import reinitialize, rewind, snapshot
 from .training import Evaluation, History, batch_order, train
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "findings_markdown",
-    "arm_differences",
     "load_recorded",
     "recorded_difference_table",
     "recorded_findings",
@@ -102,4 +102,14 @@ __all__ = [
     "weight_movement",
     "write_metrics",
     "xavier_std",
+]
+
+__all__ += [
+    "matching_mask",
+    "masked_accuracy",
+    "one_shot_sweep",
+    "progress_block",
+    "prune_trained",
+    "run_imp_with_progress",
+    "train_one_shot",
 ]

@@ -157,16 +157,115 @@ def paired_interval(a: Sequence[float], b: Sequence[float] | None = None, confid
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
-def arm_differences(frame: pd.DataFrame, metric: str, against: str, *, arm: str = "ticket",
-                    confidence: float = 0.95) -> pd.DataFrame:
-    """Per round of tidy IMP records (columns ``seed, round, density, arm`` and ``metric``): the mean over seeds
-    of ``arm − against`` (``against`` is an arm name, or ``"dense"`` for the arm's own round 0) with its paired
-    Student-t interval (:func:`paired_interval`). One row per round: ``round, density, mean, low, high, n``."""
-    wide = frame.pivot_table(index=["round", "seed"], columns="arm", values=metric)
-    density = frame.groupby("round")["density"].mean()
+# --- Chapter helpers: intervals per density, selection on validation data, layer tables -----------------------
+
+def binomial_se(accuracy: float, n: int) -> float:
+    """Standard error of an accuracy measured on ``n`` independent examples: sqrt(p(1 − p) / n)."""
+    if n < 1 or not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"need n >= 1 and an accuracy in [0, 1], got n={n}, accuracy={accuracy}")
+    return math.sqrt(accuracy * (1.0 - accuracy) / n)
+
+
+def _per_seed(frame: pd.DataFrame, arm: str, metric: str, by: str, dense_arm: str) -> pd.DataFrame:
+    """``metric`` of ``arm`` as a (``by`` x seed) table, averaged over repeated rows (e.g. random draws).
+    ``arm="dense"`` repeats, at every value of ``by``, the seed's ``dense_arm`` row where ``by`` is 0."""
+    if arm == "dense":
+        dense = frame[(frame["arm"] == dense_arm) & (frame[by] == 0)].groupby("seed")[metric].mean()
+        keys = sorted(frame[by].unique())
+        return pd.DataFrame({s: [v] * len(keys) for s, v in dense.items()}, index=keys).rename_axis(by)
+    return frame[frame["arm"] == arm].pivot_table(index=by, columns="seed", values=metric, aggfunc="mean")
+
+
+def paired_differences(frame: pd.DataFrame, arm: str, baseline: str, metric: str = "early_stop_test_acc", *,
+                       by: str = "round", dense_arm: str = "ticket", confidence: float = 0.95) -> pd.DataFrame:
+    """For every value of ``by`` (a round, a pruning rate): the mean over seeds of ``arm − baseline``,
+    paired by seed, with its Student-t interval (:func:`paired_interval`).
+
+    ``frame`` is tidy data (columns seed, arm, ``by``, density and the metrics) such as
+    ``ImpResult.to_long_frame()``; repeated rows of one seed (random draws) are averaged first.
+    ``baseline`` is an arm, or ``"dense"``: each seed's own ``dense_arm`` row at ``by == 0`` (round 0).
+    Values where either arm is missing (controls trained at some rounds only) are left out.
+    Columns: ``by, density, mean, low, high, n``.
+    """
+    a = _per_seed(frame, arm, metric, by, dense_arm)
+    b = _per_seed(frame, baseline, metric, by, dense_arm)
+    density = frame[frame["arm"] == (arm if arm != "dense" else dense_arm)].groupby(by)["density"].mean()
     rows = []
-    for r, part in wide.groupby(level="round"):
-        part = part.droplevel("round")
-        base = wide.xs(0, level="round")[arm].reindex(part.index) if against == "dense" else part[against]
-        rows.append({"round": r, "density": density[r], **paired_interval(part[arm], base, confidence)})
-    return pd.DataFrame(rows)
+    for key in sorted(set(a.index) & set(b.index)):
+        seeds = [s for s in a.columns if s in b.columns and pd.notna(a.loc[key, s]) and pd.notna(b.loc[key, s])]
+        if seeds:
+            interval = paired_interval(a.loc[key, seeds].to_numpy(float), b.loc[key, seeds].to_numpy(float),
+                                       confidence)
+            rows.append({by: key, "density": float(density.get(key, math.nan)), **interval})
+    out = pd.DataFrame(rows, columns=[by, "density", "mean", "low", "high", "n"])
+    return out.astype({by: frame[by].dtype})
+
+
+def best_round(frame: pd.DataFrame, arm: str = "ticket", *, baseline: str | None = None,
+               metric: str = "early_stop_val_acc", by: str = "round") -> int:
+    """The pruned round (``by`` > 0) where ``arm``'s mean ``metric`` is highest, or, with ``baseline``,
+    where its mean paired lead over ``baseline`` is largest. The default metric is validation accuracy,
+    so the test accuracy reported at the chosen round is not selected on the test set."""
+    if baseline is None:
+        means = _per_seed(frame, arm, metric, by, "ticket").mean(axis=1)
+    else:
+        means = paired_differences(frame, arm, baseline, metric, by=by).set_index(by)["mean"]
+    means = means[means.index > 0].dropna()
+    if means.empty:
+        raise ValueError(f"no pruned {by} with {arm!r} to choose from")
+    return means.idxmax().item() if hasattr(means.idxmax(), "item") else means.idxmax()
+
+
+def closest_round(long: pd.DataFrame, density: float) -> int:
+    """The round whose (mean) density is closest to ``density``."""
+    densities = long.groupby("round")["density"].mean()
+    return int((densities - density).abs().idxmin())
+
+
+def density_schedule(sizes: Mapping[str, int], rates: Mapping[str, float], rounds: int) -> list[float]:
+    """Overall density after 0..``rounds`` rounds when every layer loses ``round(rate x survivors)``
+    each round (layer sizes and rates keyed alike), as iterative magnitude pruning does."""
+    counts, out = dict(sizes), []
+    for _ in range(rounds + 1):
+        out.append(sum(counts.values()) / sum(sizes.values()))
+        counts = {k: c - round(rates[k] * c) for k, c in counts.items()}
+    return out
+
+
+def init_std_table(model: torch.nn.Module) -> pd.DataFrame:
+    """Per prunable layer: shape, Glorot fans, number of weights, Glorot's σ and the standard deviation
+    of the weights the model actually holds, and their ratio (Glorot & Bengio 2010)."""
+    from .masks import prunable_parameters
+
+    rows = []
+    for key, w in prunable_parameters(model).items():
+        fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(w)
+        sigma = xavier_std(fan_in, fan_out)
+        rows.append({"layer": key, "shape": tuple(w.shape), "fan_in": fan_in, "fan_out": fan_out,
+                     "weights": w.numel(), "xavier_std": sigma, "measured_std": w.detach().std().item(),
+                     "measured / xavier": w.detach().std().item() / sigma})
+    return pd.DataFrame(rows).set_index("layer")
+
+
+def mask_adjacency(mask: torch.Tensor) -> float:
+    """Of the kept connections of a fully-connected layer (rows: output units, columns: inputs in order),
+    the share whose neighbour to the right (the next input of the same unit) is kept too. A random mask
+    of density d gives about d; spatially local masks give more (Greydanus & Kobak 2024, MNIST-1D's
+    lottery-ticket experiment)."""
+    m = mask.bool().flatten(1).cpu()
+    if m.shape[1] < 2:
+        raise ValueError("need at least two inputs per unit")
+    left = m[:, :-1]
+    kept = int(left.sum())
+    return float((left & m[:, 1:]).sum()) / kept if kept else math.nan
+
+
+def last_within(differences: pd.DataFrame, tolerance: float, *, by: str = "round") -> float | int | None:
+    """The largest ``by`` value up to which every mean difference (``paired_differences`` output, e.g.
+    pruned − dense validation accuracy) stays above ``-tolerance``; ``None`` if the first one does not."""
+    last = None
+    for _, row in differences.sort_values(by).iterrows():
+        if row["mean"] < -tolerance:
+            break
+        last = row[by]
+    return last.item() if hasattr(last, "item") else last

@@ -35,8 +35,10 @@ class ExperimentConfig:
 
 
 PRESETS: dict[str, ExperimentConfig] = {
-    # The book's default: LeNet-300-100 on MNIST-1D, a few CPU seconds per training run.
-    "book": ExperimentConfig(),
+    # The book's default: LeNet-300-100 on MNIST-1D, a few CPU seconds per training run. 12,500 MNIST-1D
+    # signals (the published set has 5,000) give 10,000 for training and validation and 2,500 for testing, so
+    # that one run's test accuracy has a binomial standard error below 1 percentage point (about 0.9 at 75%).
+    "book": ExperimentConfig(num_samples=12_500),
     # Frankle & Carbin 2019, Figure 2: LeNet-300-100 on MNIST, Adam 1.2e-3, 50K iterations, batch 60.
     "lenet_mnist_paper": ExperimentConfig(dataset="mnist", iterations=50_000),
     # The same protocol on Fashion-MNIST (Xiao et al. 2017; same 28x28 shape and 60K/10K split), which Debian's

@@ -133,3 +133,163 @@ def density_tick_values(percents: Sequence[float], min_ratio: float = 1.5) -> li
 def density_ticks(densities: Sequence[float]) -> list[str]:
     """Percent labels for densities, e.g. ``['100%', '51.3%']``."""
     return [f"{100 * d:.3g}%" for d in np.asarray(densities, dtype=float)]
+
+
+# --- Figures of chapters 1 to 4 --------------------------------------------------------------------------------
+
+def plot_examples(data, *, per_class: int = 1) -> plt.Figure:
+    """One training example of each class: a line for 1-D signals (MNIST-1D), an image otherwise."""
+    x, y = data.x_train.cpu(), data.y_train.cpu()
+    classes = int(y.max()) + 1
+    fig, axes = plt.subplots(2, (classes + 1) // 2, figsize=(12, 4), sharex=True, sharey=True)
+    for label, ax in zip(range(classes), axes.flat):
+        example = x[(y == label).nonzero()[0, 0]]
+        if example.ndim == 1:
+            ax.plot(np.arange(len(example)), example.numpy(), lw=1.5)
+        else:
+            ax.imshow(example.permute(1, 2, 0).squeeze().numpy(), cmap="Greys")
+            ax.grid(False)
+        ax.set_title(f"class {label}", fontsize=10)
+    if x.ndim == 2:
+        for ax in axes[-1]:
+            ax.set_xlabel("position in the signal")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("value (a.u.)")
+    fig.suptitle(f"One training example per class ({data.name})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_init_histograms(weights: Mapping[str, torch.Tensor], sigmas: Mapping[str, float]) -> plt.Figure:
+    """Each layer's initial weights against the Gaussian N(0, σ²) density of Glorot's σ."""
+    fig, axes = plt.subplots(1, len(weights), figsize=(4.2 * len(weights), 3.6))
+    for ax, (key, w) in zip(np.atleast_1d(axes), weights.items()):
+        sigma = float(sigmas[key])
+        ax.hist(w.detach().cpu().flatten().numpy(), bins=60, density=True, alpha=0.75, label="initial weights")
+        grid = np.linspace(-4 * sigma, 4 * sigma, 200)
+        ax.plot(grid, np.exp(-0.5 * (grid / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi)), color="black",
+                label=f"N(0, σ²), σ = {sigma:.3f}")
+        ax.set(xlabel="initial weight value", ylabel="probability density", title=f"{key} {tuple(w.shape)}")
+        ax.legend(fontsize=8)
+    fig.suptitle("Initial weights of each layer against the Gaussian Glorot density")
+    fig.tight_layout()
+    return fig
+
+
+def plot_early_stopping(history: History, *, title: str | None = None) -> Sequence[plt.Axes]:
+    """Loss (training and validation) and accuracy (validation and test) of one run, the early-stopping
+    point (minimum validation loss) marked and annotated."""
+    curve, es = history.to_frame(), history.early_stop
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+    ax_loss.plot(curve.iteration, curve.train_loss, label="training loss (mean since the previous evaluation)")
+    ax_loss.plot(curve.iteration, curve.val_loss, label="validation loss")
+    ax_loss.plot(es.iteration, es.val_loss, "o", color="black", label="minimum validation loss")
+    ax_loss.set(xlabel="training iteration", ylabel="cross-entropy loss (nats)", title="Loss")
+    ax_acc.plot(curve.iteration, 100 * curve.val_acc, label="validation accuracy")
+    ax_acc.plot(curve.iteration, 100 * curve.test_acc, label="test accuracy")
+    ax_acc.plot(es.iteration, 100 * es.test_acc, "o", color="black",
+                label=f"test accuracy at early stopping: {es.test_acc:.1%}")
+    ax_acc.set(xlabel="training iteration", ylabel="accuracy (%)", title="Accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.axvline(es.iteration, color="grey", ls=":", lw=1.5)
+        ax.annotate(f"early stopping: iteration {es.iteration:,}", (es.iteration, 0.97),
+                    xycoords=("data", "axes fraction"), xytext=(4, 0), textcoords="offset points", fontsize=8,
+                    color="grey", va="top")
+        ax.legend(fontsize=8, loc="center right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return ax_loss, ax_acc
+
+
+def _log_density_axis(ax: plt.Axes, percents: Sequence[float]) -> None:
+    ax.set_xscale("log")
+    if not ax.xaxis_inverted():
+        ax.invert_xaxis()
+    ax.set_xticks(density_tick_values(percents))
+    ax.get_xaxis().set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.minorticks_off()
+    ax.set_xlabel("percent of weights remaining (log scale)")
+
+
+def plot_intervals(comparisons: Mapping[str, pd.DataFrame], *, ax: plt.Axes | None = None, scale: float = 100.0,
+                   ylabel: str = "difference (percentage points)", zero_label: str = "no difference") -> plt.Axes:
+    """Paired differences against percent of weights remaining: for every comparison (label -> output of
+    ``paired_differences``), the mean over seeds with its 95% Student-t interval as an error bar."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    percents = []
+    width = 1 + 0.025 * max(len(comparisons) - 1, 0)
+    for i, (label, frame) in enumerate(comparisons.items()):
+        x = 100 * frame["density"].to_numpy(float) * width ** (i - (len(comparisons) - 1) / 2)  # side by side
+        mean = scale * frame["mean"].to_numpy(float)
+        err = np.vstack([mean - scale * frame["low"].to_numpy(float), scale * frame["high"].to_numpy(float) - mean])
+        ax.errorbar(x, mean, yerr=np.nan_to_num(err), marker="o", ms=4, capsize=3, label=label)
+        percents += list(100 * frame["density"])
+    ax.axhline(0.0, color="0.35", ls="--", lw=1.2, label=zero_label)
+    _log_density_axis(ax, percents)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_accuracy_and_iteration(long: pd.DataFrame, *, title: str, dense_acc: float,
+                                dense_iteration: float) -> Sequence[plt.Axes]:
+    """Two panels against percent of weights remaining (the paper's Figures 1 and 4): test accuracy at
+    the early-stopping iteration and the early-stopping iteration, one line per arm (mean over seeds,
+    band ±1 sd), the dense network's values as reference lines."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    plot_against_density(long, "early_stop_test_acc", ax=axes[0], scale=100, ylabel="test accuracy at early stop (%)",
+                         reference={"dense network": 100 * dense_acc})
+    plot_against_density(long, "early_stop_iteration", ax=axes[1], ylabel="early-stopping iteration",
+                         reference={"dense network": dense_iteration})
+    axes[0].set_title(title)
+    axes[1].set_title("Iteration of minimum validation loss")
+    fig.tight_layout()
+    return axes
+
+
+def plot_round_curves(curves: pd.DataFrame, *, early_stop: Mapping[str, float] | None = None) -> Sequence[plt.Axes]:
+    """Validation loss and test accuracy against iteration, one line per label (column ``weights``, e.g.
+    "21.6% (round 7)"; mean over the rows' seeds); dotted lines at each label's mean early-stopping
+    iteration."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    labels = list(dict.fromkeys(curves["weights"]))
+    palette = dict(zip(labels, sns.color_palette("viridis", len(labels))))
+    sns.lineplot(data=curves, x="iteration", y="val_loss", hue="weights", palette=palette, errorbar=None, ax=axes[0])
+    sns.lineplot(data=curves.assign(test_pct=100 * curves["test_acc"]), x="iteration", y="test_pct", hue="weights",
+                 palette=palette, errorbar=None, ax=axes[1])
+    for label, iteration in (early_stop or {}).items():
+        for ax in axes:
+            ax.axvline(iteration, color=palette[label], ls=":", lw=1)
+    axes[0].set(xlabel="training iteration", ylabel="validation loss (cross-entropy)",
+                title="Validation loss (dotted: mean early-stopping iteration)")
+    axes[1].set(xlabel="training iteration", ylabel="test accuracy (%)", title="Test accuracy")
+    for ax in axes:
+        ax.legend(title="weights remaining", fontsize=8)
+    fig.tight_layout()
+    return axes
+
+
+def plot_pruning_panels(weights: torch.Tensor, masks: Mapping[str, torch.Tensor], *,
+                        layer: str = "") -> plt.Figure:
+    """Small multiples, one column per mask of one layer (title -> mask): on top the layer's trained
+    weights with the pruned band shaded, below the mask (dark = kept)."""
+    fig, axes = plt.subplots(2, len(masks), figsize=(3.4 * len(masks), 6), squeeze=False)
+    w = weights.detach().float().cpu()
+    for col, (title, mask) in enumerate(masks.items()):
+        kept = mask.bool().cpu()
+        threshold = w.abs()[kept].min().item() if kept.any() else float(w.abs().max())
+        plot_weight_histogram(w, threshold=threshold if not kept.all() else None, ax=axes[0, col], bins=80,
+                              title=title)
+        for patch in axes[0, col].patches:
+            patch.set_linewidth(0)
+        plot_mask(kept, ax=axes[1, col], title=f"{layer} mask: {kept.float().mean():.1%} kept")
+    fig.tight_layout()
+    return fig
+
+
+ARM_LABELS["one_shot"] = "one-shot pruning (rewound to θ0)"
+ARM_LABELS["magnitude"] = "magnitude pruning"
+ARM_LABELS["random"] = "random pruning"
+ARM_LABELS["global"] = "global magnitude pruning"

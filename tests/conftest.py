@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,20 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 
 # Small settings every chapter accepts; a chapter's own test adds or overrides parameters.
-SMALL = {"iterations": 300, "eval_every": 50, "device": "cpu", "show_widgets": False}
+SMALL = {"iterations": 300, "eval_every": 50, "device": "cpu"}
+
+
+@pytest.fixture(scope="session")
+def tiny_imp():
+    """A tiny real IMP run (MNIST-1D, 1,000 signals, 40 iterations, 3 rounds, 3 seeds; the two controls at
+    rounds 1 and 3 only) and its data, for the unit tests of the chapter helpers."""
+    import lottery_core as lc
+
+    config = lc.get_preset("book", num_samples=1000, iterations=40, eval_every=10)
+    data = lc.load_dataset(config.dataset, seed=config.data_seed, num_samples=config.num_samples)
+    result = lc.run_imp(config, rounds=3, seeds=[0, 1, 2], control=["reinit", "random_prune"], control_rounds=[1, 3],
+                        data=data, verbose=False)
+    return result, data
 
 
 @pytest.fixture(scope="session")
@@ -20,47 +35,73 @@ def shared_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("lottery_cache")
 
 
-# The parameters every chapter runs with in the tests (with SMALL). Each chapter runs once per test session; its own
-# test (tests/test_ch0*.py) and the conclusion's test read the metrics of that one run.
+# The parameters every chapter runs with in the tests (with SMALL). Each chapter runs at most once per test session;
+# its own test (tests/test_ch0*.py) and the conclusion's test read the metrics of that one run. Chapters 3 to 6 share
+# one IMP run (same preset, seeds, rounds and control rounds): chapter 3 trains it, the others load it.
+SHARED_RUN = {"rounds": 3, "seeds": [0, 1, 2], "control_rounds": [1, 3]}
 CHAPTER_TEST_PARAMETERS = {
-    "01_dense_baseline": {"seeds": [0]},
-    "02_pruning_and_masks": {"seeds": [0, 1], "rates": [0.0, 0.2, 0.5, 0.8, 0.95], "random_draws": 2},
-    "03_winning_tickets": {"rounds": 3, "seeds": [0, 1]},
-    "04_random_reinit": {"rounds": 3, "seeds": [0, 1]},
+    "01_dense_baseline": {},
+    "02_pruning_and_masks": {"seeds": [0, 1, 2], "rates": [0.0, 0.2, 0.5, 0.8, 0.95], "random_draws": 2,
+                             "panel_rates": [0.5, 0.95], "show_widgets": False},
+    "03_winning_tickets": {**SHARED_RUN, "one_shot_rounds": [2, 3]},
+    "04_random_reinit": {**SHARED_RUN},
     "05_weight_movement": {"rounds": 3, "seeds": [0, 1], "movement_rounds": [1, 3]},
     "06_sqrt10_magnitude": {"rounds": 3, "seeds": [0, 1], "test_rounds": [1, 3]},
     "07_rewinding": {"rounds": 3, "shared_rounds": 3, "seeds": [0, 1], "rewind_iterations": [0, 50],
                      "high_lr": 3e-2, "high_lr_iterations": None, "target_density": 0.211},
 }
+# Chapters that load a run another chapter trains: run that one first.
+NEEDS = {name: "03_winning_tickets" for name in ("04_random_reinit", "05_weight_movement", "06_sqrt10_magnitude")}
+
+
+class ChapterRuns(Mapping):
+    """Chapter name -> the metrics of its one test-session run, executed the first time it is asked for
+    (papermill at ``SMALL`` settings plus ``CHAPTER_TEST_PARAMETERS``), after the chapter it loads its run from."""
+
+    def __init__(self, folder: Path, cache: Path):
+        self.folder, self.cache = folder, cache
+        self.locks = {name: threading.Lock() for name in CHAPTER_TEST_PARAMETERS}
+
+    def __getitem__(self, name: str) -> dict:
+        if name in NEEDS:
+            self[NEEDS[name]]
+        with self.locks[name]:
+            path = self.folder / f"{name}.json"
+            if not path.exists():
+                execute_chapter(name, self.folder, self.cache, **CHAPTER_TEST_PARAMETERS[name])
+            return json.loads(path.read_text())
+
+    def __iter__(self):
+        return iter(CHAPTER_TEST_PARAMETERS)
+
+    def __len__(self) -> int:
+        return len(CHAPTER_TEST_PARAMETERS)
+
+    def run_all(self) -> None:
+        """Every chapter, two at a time where the machine has the cores: chapter 3 (which trains the shared
+        IMP run) beside chapter 1, then the chapters that read the shared run."""
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        first = ["01_dense_baseline", "03_winning_tickets"]
+        rest = [name for name in CHAPTER_TEST_PARAMETERS if name not in first]
+        with ThreadPoolExecutor(max_workers=2 if (os.cpu_count() or 1) >= 2 else 1) as pool:
+            for stage in (first, rest):
+                list(pool.map(self.__getitem__, stage))  # re-raises the first failure
 
 
 @pytest.fixture(scope="session")
-def chapter_metrics_dir(tmp_path_factory, shared_cache) -> Path:
+def chapter_metrics(tmp_path_factory, shared_cache) -> ChapterRuns:
+    """Chapter name -> the metrics JSON its one test-session run wrote (run on first use)."""
+    return ChapterRuns(tmp_path_factory.mktemp("chapter_metrics"), shared_cache)
+
+
+@pytest.fixture(scope="session")
+def chapter_metrics_dir(chapter_metrics) -> Path:
     """A folder holding ``<chapter>.json`` for chapters 1 to 7, each written by really running the chapter once
-    through papermill at small settings (``SMALL`` and ``CHAPTER_TEST_PARAMETERS``): what the conclusion reads.
-
-    Two notebooks run at a time where the machine has the cores: chapter 3 (which trains the shared IMP run when
-    the cache is cold) beside chapter 1, then the chapters that read the shared run."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    folder = tmp_path_factory.mktemp("chapter_metrics")
-
-    def run(name: str) -> None:
-        execute_chapter(name, folder, shared_cache, **CHAPTER_TEST_PARAMETERS[name])
-
-    first = ["01_dense_baseline", "03_winning_tickets"]
-    rest = [name for name in CHAPTER_TEST_PARAMETERS if name not in first]
-    with ThreadPoolExecutor(max_workers=2 if (os.cpu_count() or 1) >= 2 else 1) as pool:
-        for stage in (first, rest):
-            list(pool.map(run, stage))  # re-raises the first failure
-    return folder
-
-
-@pytest.fixture(scope="session")
-def chapter_metrics(chapter_metrics_dir) -> dict[str, dict]:
-    """Chapter name -> the metrics JSON its one test-session run wrote."""
-    return {name: json.loads((chapter_metrics_dir / f"{name}.json").read_text()) for name in CHAPTER_TEST_PARAMETERS}
+    through papermill at small settings: what the conclusion reads."""
+    chapter_metrics.run_all()
+    return chapter_metrics.folder
 
 
 def execute_chapter(name: str, folder: Path, cache_dir: Path, engine_options: dict | None = None, **parameters) -> dict:
@@ -71,6 +112,8 @@ def execute_chapter(name: str, folder: Path, cache_dir: Path, engine_options: di
 
     metrics = folder / f"{name}.json"
     params = {**SMALL, "cache_dir": str(cache_dir), "metrics_path": str(metrics), **parameters}
+    if "cache_dir" not in papermill.inspect_notebook(str(BOOK / f"{name}.ipynb")):
+        params.pop("cache_dir")  # a chapter that caches nothing
     papermill.execute_notebook(
         str(BOOK / f"{name}.ipynb"),
         str(folder / f"{name}.out.ipynb"),

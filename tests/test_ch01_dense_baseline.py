@@ -1,4 +1,4 @@
-"""Chapter 1 (dense baseline) at small settings: architecture, Glorot initialisation, early stopping."""
+"""Chapter 1 (dense baseline) at small settings: architecture, Glorot initialisation, data splits, early stopping."""
 
 from __future__ import annotations
 
@@ -33,6 +33,16 @@ def test_initial_weights_follow_gaussian_glorot(metrics):
 
 
 @pytest.mark.notebook
+def test_the_book_preset_splits_12500_signals(metrics):
+    # 12,500 MNIST-1D signals: a fifth for testing (mnist1d's 80/20 split), an eighth of the rest for validation
+    assert metrics["num_samples"] == 12_500
+    assert metrics["splits"] == {"train": 8750, "val": 1250, "test": 2500}
+    p = metrics["dense"]["early_stop_test_acc"]
+    assert metrics["test_se"] == pytest.approx(math.sqrt(p * (1 - p) / 2500))
+    assert metrics["test_se"] <= 0.01  # the reason for the larger dataset: one run's SE is at most one point
+
+
+@pytest.mark.notebook
 def test_early_stopping_is_the_minimum_validation_loss(metrics):
     curve, dense = metrics["curve"], metrics["dense"]
     assert metrics["iterations"] == ITERATIONS and metrics["eval_every"] == EVAL_EVERY
@@ -45,9 +55,10 @@ def test_early_stopping_is_the_minimum_validation_loss(metrics):
 
 
 @pytest.mark.notebook
-def test_the_dense_network_learns(metrics):
+def test_the_dense_network_learns_as_it_did(metrics):
     curve, dense = metrics["curve"], metrics["dense"]
     assert curve["train_loss"][-1] < 0.8 * curve["train_loss"][0]
-    # ten classes: chance is 10%; 300 iterations already reach well above it on MNIST-1D
-    for key in ("early_stop_test_acc", "final_test_acc"):
-        assert 0.3 < dense[key] <= 1.0, key
+    # Regression band. Source: this test's settings (seed 0, 300 iterations) gave 55.9% test accuracy on
+    # 2026-11-26 (AMD EPYC, torch 2.14). ±3 points is three binomial standard errors on 2,500 test signals:
+    # wide enough for another CPU's float summation order, narrow enough to catch a changed training loop.
+    assert dense["early_stop_test_acc"] == pytest.approx(0.559, abs=0.03)

@@ -39,7 +39,7 @@ def test_densities_follow_the_papers_lenet_schedule(records):
 
 
 def _diff(records, against):
-    return lc.arm_differences(records[0], "early_stop_test_acc", against).set_index("round")
+    return lc.paired_differences(records[0], "ticket", against).set_index("round")
 
 
 def test_claim_tickets_beat_dense_between_21_and_9_percent(records):
