@@ -7,6 +7,7 @@ Hypothesis (Frankle & Carbin, ICLR 2019). Importing the package has no side effe
 from .analysis import (
     effective_fan_in,
     effective_fan_out,
+    paired_differences,
     paired_interval,
     scale_table,
     sparse_glorot_std,
@@ -84,6 +85,7 @@ __all__ = [
     "metrics_path",
     "output_layer_name",
     "output_dir",
+    "paired_differences",
     "paired_interval",
     "prunable_parameters",
     "random_prune",
