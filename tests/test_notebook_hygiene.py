@@ -22,8 +22,9 @@ TOC = (ROOT / "_toc.yml").read_text()
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
 VERSION = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
 PINNED = f"lottery_core @ git+{REPOSITORY}@v{VERSION}"
-# Pages that train nothing and only read the chapters' metrics: no device knob, but they must say where the metrics are.
-READS_METRICS_ONLY = {"conclusion"}
+# Pages that train nothing have no device knob: the conclusion reads the chapters' metrics (and says where they
+# are), the recorded page reads a run shipped with the library.
+KNOBS = {"conclusion": ("metrics_path", "metrics_dir"), "recorded_fashion_mnist": ("metrics_path", "record")}
 
 # Code-cell size limits (lines that are not blank), the parameters cell aside.
 MEDIAN_LINES, MAX_LINES, TOTAL_LINES = 8, 25, 1100
@@ -100,7 +101,7 @@ def test_exactly_one_parameters_cell(path):
     tagged = [c for c in _cells(path) if "parameters" in _tags(c)]
     assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged 'parameters'"
     source = _source(tagged[0])
-    knobs = ("metrics_path", "metrics_dir") if path.stem in READS_METRICS_ONLY else ("metrics_path", "device")
+    knobs = KNOBS.get(path.stem, ("metrics_path", "device"))
     for knob in knobs:
         assert re.search(rf"^{knob}\s*=", source, re.M), f"{path.name}: parameters cell lacks {knob}"
 
