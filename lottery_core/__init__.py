@@ -33,6 +33,7 @@ from .models import MODELS, build_model, glorot_init_
 from .pruning import layer_rates_for, magnitude_prune, random_prune
 from .report import cache_dir, metrics_path, output_dir, show_findings, write_metrics
 from .rewind import reinitialize, rewind, snapshot
+from .sweep import Experiment, SharedPathError, SweepResult, sweep
 from .training import Evaluation, History, batch_order, train
 
 __version__ = "0.1.0"
@@ -47,11 +48,14 @@ __all__ = [
     "Dataset",
     "DatasetUnavailableError",
     "Evaluation",
+    "Experiment",
     "ExperimentConfig",
     "History",
     "ImpResult",
     "Mask",
     "RoundRecord",
+    "SharedPathError",
+    "SweepResult",
     "atomic_save",
     "batch_order",
     "build_model",
@@ -80,6 +84,7 @@ __all__ = [
     "snapshot",
     "sparse_glorot_std",
     "subnetwork_scale",
+    "sweep",
     "train",
     "train_batched",
     "train_controls",
