@@ -167,12 +167,14 @@ def run_chain(
     device: str | None = None,
     on_round: RoundHook | None = None,
     token: str | None = None,
+    verbose: bool = True,
 ) -> dict[str, Any]:
     """Run or resume one chain in this process and write ``<results_dir>/<name>.json``; returns its contents.
 
     The chain runs round by round (``run_imp`` with ``rounds=0, 1, ...`` on one checkpoint folder,
     each call resuming the previous one), so ``on_round(name, round)`` runs after each finished
-    round. ``token``: the driver's marker, checked before anything is written.
+    round. ``token``: the driver's marker, checked before anything is written. ``verbose``: one
+    line per round.
     """
     root = Path(results_dir)
     if token is not None:
@@ -185,7 +187,8 @@ def run_chain(
         round_started = time.perf_counter()
         result = run_imp(config, rounds=r, checkpoint_dir=root / experiment.name, data=data, device=device,
                          verbose=False, **arguments)
-        _print_round(experiment, result, r, time.perf_counter() - round_started)
+        if verbose:
+            _print_round(experiment, result, r, time.perf_counter() - round_started)
         if on_round is not None:
             on_round(experiment.name, r)
     record = {
@@ -241,16 +244,20 @@ def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {first}"
 
 
-def _run_in_process(pending: list[Experiment], root: Path, *, device: str | None, on_round: RoundHook | None,
-                    **_: Any) -> dict[str, dict | str]:
+def _run_in_process(pending: list[Experiment], root: Path, chain: dict[str, Any]) -> dict[str, dict | str]:
     outcomes: dict[str, dict | str] = {}
     for experiment in pending:
         try:
-            outcomes[experiment.name] = run_chain(experiment, root, device=device, on_round=on_round)
+            outcomes[experiment.name] = run_chain(experiment, root, **chain)
         except Exception as error:  # a chain's real error is reported; the other chains go on
             outcomes[experiment.name] = f"{type(error).__name__}: {error}"
-            print(f"sweep: chain {experiment.name} failed: {outcomes[experiment.name]}", flush=True)
+            _say(chain["verbose"], f"sweep: chain {experiment.name} failed: {outcomes[experiment.name]}")
     return outcomes
+
+
+def _say(verbose: bool, line: str) -> None:
+    if verbose:
+        print(line, flush=True)
 
 
 def _start_ray(ray, address: str | None, num_cpus: int | None) -> bool:
@@ -262,30 +269,30 @@ def _start_ray(ray, address: str | None, num_cpus: int | None) -> bool:
     return True
 
 
-def _run_with_ray(ray, pending: list[Experiment], root: Path, *, address: str | None, num_cpus: int | None,
-                  cpus_per_chain: float, gpus_per_chain: float | None, max_retries: int, device: str | None,
-                  on_round: RoundHook | None) -> dict[str, dict | str]:
+def _run_with_ray(ray, pending: list[Experiment], root: Path, chain: dict[str, Any], *, address: str | None,
+                  num_cpus: int | None, cpus_per_chain: float, gpus_per_chain: float | None,
+                  max_retries: int) -> dict[str, dict | str]:
     started_here = _start_ray(ray, address, num_cpus)
     token = secrets.token_hex(8)
     marker = root / f".sweep-{token}"
     marker.write_text(token)
     try:
         gpus = gpus_per_chain if gpus_per_chain is not None else (1 if ray.cluster_resources().get("GPU", 0) else 0)
-        task = ray.remote(run_chain)
         options = {"num_cpus": cpus_per_chain, "num_gpus": gpus, "max_retries": max_retries, "retry_exceptions": False}
-        chain_device = device or ("cuda" if gpus else "cpu")
-        refs = {task.options(name=f"chain:{e.name}", **options).remote(e, str(root), device=chain_device,
-                                                                       on_round=on_round, token=token): e.name
-                for e in pending}
+        chain = chain | {"device": chain["device"] or ("cuda" if gpus else "cpu"), "token": token}
+        task = ray.remote(run_chain)
+        refs = {task.options(name=f"chain:{e.name}", **options).remote(e, str(root), **chain): e.name for e in pending}
         outcomes: dict[str, dict | str] = {}
         while refs:
             (ready,), _ = ray.wait(list(refs), num_returns=1)
             name = refs.pop(ready)
             try:
                 outcomes[name] = ray.get(ready)
+                _say(chain["verbose"], f"sweep: chain {name} finished on {outcomes[name]['host']} "
+                                       f"in {outcomes[name]['seconds']:.1f} s")
             except ray.exceptions.RayError as error:
                 outcomes[name] = _error_text(error)
-                print(f"sweep: chain {name} failed: {outcomes[name]}", flush=True)
+                _say(chain["verbose"], f"sweep: chain {name} failed: {outcomes[name]}")
         return outcomes
     finally:
         marker.unlink(missing_ok=True)
@@ -302,19 +309,10 @@ def _as_experiments(experiments: Iterable[Experiment | Mapping[str, Any]]) -> li
     return out
 
 
-def sweep(
-    experiments: Iterable[Experiment | Mapping[str, Any]],
-    results_dir: str | os.PathLike,
-    *,
-    address: str | None = None,
-    backend: str = "auto",
-    num_cpus: int | None = None,
-    cpus_per_chain: float = 1,
-    gpus_per_chain: float | None = None,
-    max_retries: int = 3,
-    device: str | None = None,
-    on_round: RoundHook | None = None,
-) -> SweepResult:
+def sweep(experiments: Iterable[Experiment | Mapping[str, Any]], results_dir: str | os.PathLike, *,
+          address: str | None = None, backend: str = "auto", num_cpus: int | None = None, cpus_per_chain: float = 1,
+          gpus_per_chain: float | None = None, max_retries: int = 3, device: str | None = None,
+          on_round: RoundHook | None = None, verbose: bool = True) -> SweepResult:
     """Run every experiment's IMP chain, one Ray task each, and collect their records.
 
     ``experiments``: ``Experiment`` objects (or dicts of their fields) with distinct names.
@@ -331,10 +329,39 @@ def sweep(
     dies is retried up to ``max_retries`` times and resumes after its last finished round; a chain
     that raises is not retried: ``failures`` names it with its error and the others go on.
     ``on_round(name, round)`` runs in the worker after each finished round (it must pickle).
+    ``verbose``: a line per round of each chain and per finished chain.
     """
     experiments = _as_experiments(experiments)
     root = Path(results_dir).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
+    outcomes, pending = _plan(experiments, root)
+    ray = _import_ray(backend, address) if pending else None
+    if pending and ray is None and backend == "auto":
+        warnings.warn(f"Ray is not installed: running {len(pending)} chain(s) one after another in this process "
+                      f"(pip install 'lottery_core[cluster]' to run them as Ray tasks)", RuntimeWarning, stacklevel=2)
+    _say(verbose, f"sweep: {len(experiments)} chain(s) in {root}: {len(pending)} to run "
+                  f"({'as Ray tasks' if ray is not None else 'in this process'}), "
+                  f"{len(experiments) - len(pending)} finished earlier or invalid")
+    chain = {"device": device, "on_round": on_round, "verbose": verbose}
+    if ray is not None:
+        outcomes |= _run_with_ray(ray, pending, root, chain, address=address, num_cpus=num_cpus,
+                                  cpus_per_chain=cpus_per_chain, gpus_per_chain=gpus_per_chain, max_retries=max_retries)
+    else:
+        outcomes |= _run_in_process(pending, root, chain)
+    result = _collect(experiments, outcomes, "ray" if ray is not None else "in-process")
+    _say(verbose, _summary(result))
+    return result
+
+
+def _summary(result: SweepResult) -> str:
+    counts = result.chains["status"].value_counts()
+    failed = f" ({', '.join(result.failures)})" if result.failures else ""
+    return (f"sweep: {counts.get('trained', 0)} trained, {counts.get('loaded', 0)} loaded, "
+            f"{counts.get('failed', 0)} failed{failed}")
+
+
+def _plan(experiments: list[Experiment], root: Path) -> tuple[dict[str, dict | str], list[Experiment]]:
+    """(outcomes known before running: loaded records, or the error of an invalid experiment; chains to run)."""
     outcomes: dict[str, dict | str] = {}
     pending: list[Experiment] = []
     for experiment in experiments:
@@ -347,26 +374,7 @@ def sweep(
             outcomes[experiment.name] = done | {"status": "loaded"}
         else:
             pending.append(experiment)
-    ray = _import_ray(backend, address) if pending else None
-    used = "ray" if ray is not None else "in-process"
-    if pending and ray is None and backend == "auto":
-        warnings.warn(f"Ray is not installed: running {len(pending)} chain(s) one after another in this process "
-                      f"(pip install 'lottery_core[cluster]' to run them as Ray tasks)", RuntimeWarning, stacklevel=2)
-    print(f"sweep: {len(experiments)} chain(s) in {root}: {len(pending)} to run "
-          f"({'Ray tasks' if ray is not None else 'in this process'}), "
-          f"{len(experiments) - len(pending)} finished earlier or invalid", flush=True)
-    if ray is not None:
-        outcomes |= _run_with_ray(ray, pending, root, address=address, num_cpus=num_cpus, cpus_per_chain=cpus_per_chain,
-                                  gpus_per_chain=gpus_per_chain, max_retries=max_retries, device=device,
-                                  on_round=on_round)
-    else:
-        outcomes |= _run_in_process(pending, root, device=device, on_round=on_round)
-    result = _collect(experiments, outcomes, used)
-    counts = result.chains["status"].value_counts()
-    print(f"sweep: {counts.get('trained', 0)} trained, {counts.get('loaded', 0)} loaded, "
-          f"{counts.get('failed', 0)} failed" + (f" ({', '.join(result.failures)})" if result.failures else ""),
-          flush=True)
-    return result
+    return outcomes, pending
 
 
 def _collect(experiments: list[Experiment], outcomes: dict[str, dict | str], backend: str) -> SweepResult:
