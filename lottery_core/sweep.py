@@ -1,6 +1,6 @@
 """Sweeps of many IMP chains: one Ray task per chain, a local Ray by default, a cluster unchanged.
 
-The paper's figures are sweeps of independent IMP chains (Frankle & Carbin 2019, Figures 3-5 and
+The paper's figures are sweeps of independent IMP chains (Frankle & Carbin 2019, Section 2 and
 Appendix G: five trials per network, 15 to 30 pruning rounds each, beside their controls). Every
 chain checkpoints each finished round (``run_imp(..., checkpoint_dir=...)``), so one chain is one
 Ray task that, when Ray retries it after its worker died, resumes after its last finished round.
