@@ -46,6 +46,7 @@ from .report import (
     write_metrics,
 )
 from .rewind import reinitialize, rewind, snapshot
+from .sweep import Experiment, SharedPathError, SweepResult, sweep
 from .training import Evaluation, History, batch_order, train
 
 __version__ = "0.2.0"
@@ -64,11 +65,14 @@ __all__ = [
     "Dataset",
     "DatasetUnavailableError",
     "Evaluation",
+    "Experiment",
     "ExperimentConfig",
     "History",
     "ImpResult",
     "Mask",
     "RoundRecord",
+    "SharedPathError",
+    "SweepResult",
     "atomic_save",
     "batch_order",
     "build_model",
@@ -98,6 +102,7 @@ __all__ = [
     "snapshot",
     "sparse_glorot_std",
     "subnetwork_scale",
+    "sweep",
     "train",
     "train_batched",
     "train_controls",
