@@ -14,10 +14,9 @@ from .analysis import (
     weight_movement,
     xavier_std,
 )
-from .batched import train_batched
 from .checkpoint import atomic_save, safe_load
 from .config import PRESETS, ExperimentConfig, get_preset
-from .controls import CONTROLS, control_init
+from .controls import CONTROLS, check_controls, control_init
 from .data import (
     DATASET_TITLES,
     DATASETS,
@@ -27,63 +26,25 @@ from .data import (
     default_device,
     load_dataset,
 )
-from .imp import ImpResult, RoundRecord, run_imp, train_controls
+from .history import Evaluation, History, loss_and_accuracy
+from .imp import run_imp, train_controls
 from .masks import Mask, output_layer_name, prunable_parameters
 from .models import MODELS, build_model, glorot_init_
 from .pruning import layer_rates_for, magnitude_prune, random_prune
-from .report import cache_dir, metrics_path, output_dir, show_findings, write_metrics
+from .report import cache_dir, metrics_path, output_dir, read_metrics, show_findings, write_metrics
+from .results import ImpResult, RoundRecord
 from .rewind import reinitialize, rewind, snapshot
-from .training import Evaluation, History, batch_order, train
+from .training import batch_order, train, train_batched
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CONTROLS",
-    "DATASET_TITLES",
-    "DATASETS",
-    "MODELS",
-    "OFFLINE_DATASETS",
-    "PRESETS",
-    "Dataset",
-    "DatasetUnavailableError",
-    "Evaluation",
-    "ExperimentConfig",
-    "History",
-    "ImpResult",
-    "Mask",
-    "RoundRecord",
-    "atomic_save",
-    "batch_order",
-    "build_model",
-    "cache_dir",
-    "control_init",
-    "default_device",
-    "effective_fan_in",
-    "effective_fan_out",
-    "get_preset",
-    "glorot_init_",
-    "layer_rates_for",
-    "load_dataset",
-    "magnitude_prune",
-    "metrics_path",
-    "output_layer_name",
-    "output_dir",
-    "paired_interval",
-    "prunable_parameters",
-    "random_prune",
-    "reinitialize",
-    "rewind",
-    "run_imp",
-    "safe_load",
-    "scale_table",
-    "show_findings",
-    "snapshot",
-    "sparse_glorot_std",
-    "subnetwork_scale",
-    "train",
-    "train_batched",
-    "train_controls",
-    "weight_movement",
-    "write_metrics",
-    "xavier_std",
+    "CONTROLS", "DATASET_TITLES", "DATASETS", "MODELS", "OFFLINE_DATASETS", "PRESETS", "Dataset",
+    "DatasetUnavailableError", "Evaluation", "ExperimentConfig", "History", "ImpResult", "Mask", "RoundRecord",
+    "atomic_save", "batch_order", "build_model", "cache_dir", "check_controls", "control_init",
+    "default_device", "effective_fan_in", "effective_fan_out", "get_preset", "glorot_init_", "layer_rates_for",
+    "load_dataset", "loss_and_accuracy", "magnitude_prune", "metrics_path", "output_layer_name", "output_dir",
+    "paired_interval", "prunable_parameters", "random_prune", "read_metrics", "reinitialize", "rewind",
+    "run_imp", "safe_load", "scale_table", "show_findings", "snapshot", "sparse_glorot_std", "subnetwork_scale",
+    "train", "train_batched", "train_controls", "weight_movement", "write_metrics", "xavier_std",
 ]
