@@ -68,7 +68,7 @@ def run_imp(config: ExperimentConfig, *, rounds: int, rewind_iteration: int = 0,
     folder = RunFolder.open(fingerprint(config, seeds, controls, rewind_iteration, control_rounds),
                             checkpoint_dir=checkpoint_dir, cache_dir=cache_dir)
     result = ImpResult(config, seeds, controls, rewind_iteration)
-    resumed = True
+    resumed = True  # rounds found in the folder are read, up to the first one missing; the rest are trained
     for r in range(rounds + 1):
         started = time.perf_counter()
         done = folder.load(r) if folder is not None and resumed else None

@@ -76,8 +76,8 @@ class _One:
         self.params = dict(model.named_parameters())
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy of the batch ``x`` (1, B, ...), shape (1,)."""
-        return F.cross_entropy(self.model(x[0]), y[0]).unsqueeze(0)
+        """Mean cross-entropy of the batch ``x`` (B, ...), a scalar."""
+        return F.cross_entropy(self.model(x), y)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         self.model.eval()
@@ -170,9 +170,9 @@ def _run_chain(chain: list[tuple[str, nn.Module]], p: State, h: torch.Tensor, sh
                 h, shared = h.expand(len(p[f"{name}.weight"]), *h.shape), False
             w = p[f"{name}.weight"].transpose(1, 2)
             h = torch.bmm(h, w) if layer.bias is None else torch.baddbmm(p[f"{name}.bias"].unsqueeze(1), h, w)
-        elif isinstance(layer, nn.Flatten):
-            start, end = layer.start_dim, layer.end_dim
-            h = h.flatten(start + (not shared), end + (not shared and end >= 0))
+        elif isinstance(layer, nn.Flatten):  # its dimensions count within one network's batch
+            start, end = (d + (d >= 0 and not shared) for d in (layer.start_dim, layer.end_dim))
+            h = h.flatten(start, end)
         else:
             h = torch.relu(h)
     return h
@@ -210,15 +210,17 @@ def _fit(models: Sequence[nn.Module], masks: Sequence[Mask | None], seeds: Seque
     opt = make_optimizer(optimizer, nets.params.values(), lr, capturable=graph)
     total = start_iteration + iterations
     orders = torch.stack([batch_order(s, len(data.x_train), batch_size, total)[start_iteration:] for s in seeds], 1)
+    orders = orders if stacked else orders[:, 0]  # one network: its own batch, its loss a scalar
     dtype = next(iter(nets.params.values())).dtype
     step_losses = torch.empty(len(seeds), iterations, device=device, dtype=dtype)
     recorder = Recorder(data, nets.logits, eval_every, start_iteration, iterations, step_losses, progress)
+    ones = torch.ones(len(seeds) if stacked else (), device=device, dtype=dtype)  # d(sum of losses) / d(each)
 
     def one_step(idx: torch.Tensor) -> torch.Tensor:
-        """One optimiser step of every network on its batch ``idx[i]``; pruned weights get no gradient."""
+        """One optimiser step of every network on its own batch (row of ``idx``); pruned weights get no gradient."""
         losses = nets.losses(data.x_train[idx], data.y_train[idx])
         opt.zero_grad(set_to_none=True)
-        losses.sum().backward()
+        losses.backward(ones)
         for p, keep in pairs:
             p.grad.mul_(keep)
         opt.step()
