@@ -50,30 +50,38 @@ def assert_same_run(a: lc.ImpResult, b: lc.ImpResult) -> None:
             assert all(torch.equal(v, theirs[key][name]) for name, v in state.items()), key
 
 
-def test_rounds_prune_on_schedule_and_rewind_to_theta_k(data):
-    result = lc.run_imp(CFG, rounds=2, rewind_iteration=20, seeds=[0, 1], control="reinit", data=data, verbose=False)
-    frame = result.to_frame()
+@pytest.fixture(scope="module")
+def rewound_run(data):
+    return lc.run_imp(CFG, rounds=2, rewind_iteration=20, seeds=[0, 1], control="reinit", data=data, verbose=False)
+
+
+def test_rounds_prune_the_trained_weights_on_the_papers_schedule(rewound_run):
+    result, frame = rewound_run, rewound_run.to_frame()
     assert list(frame["round"]) == [0, 0, 1, 1, 2, 2] and list(frame["seed"]) == [0, 1] * 3
     model = lc.build_model("lenet_300_100", (40,), 10)
     rates = lc.layer_rates_for(model, 0.2, 0.1)
     mask = lc.Mask.ones_like(model)
-    for r in range(3):  # the densities of the paper's schedule
+    for r in range(3):  # 20% of the hidden and 10% of the output weights go every round
         assert frame[frame["round"] == r]["density"].tolist() == pytest.approx([mask.density()] * 2)
         mask = lc.magnitude_prune(model, mask, 0.2, layer_rates=rates)
-    for r, key in [(r, key) for r in (1, 2) for key in mask]:  # a pruned weight never comes back
-        assert not (result.mask(r, seed=1)[key] & ~result.mask(r - 1, seed=1)[key]).any()
-    assert result.history(1).evaluations[0].iteration == 30 and result.history(0).evaluations[-1].iteration == 60
-    assert not torch.equal(result.rewind_state(0)["net.1.weight"], result.initial_state(0)["net.1.weight"])
-    expected = lc.magnitude_prune(_trained(result, 0, 0), result.mask(0), 0.2, layer_rates=rates)
-    assert expected.equal(result.mask(1))
+    for r in (1, 2):  # each round prunes the weights the previous round trained
+        trained = lc.build_model("lenet_300_100", (40,), 10)
+        trained.load_state_dict(result.trained_state(r - 1, seed=1))
+        assert lc.magnitude_prune(trained, result.mask(r - 1, seed=1), 0.2, layer_rates=rates).equal(
+            result.mask(r, seed=1))
     assert set(result.histories) == {(0, s, "ticket") for s in (0, 1)} | {
         (r, s, arm) for r in (1, 2) for s in (0, 1) for arm in ("ticket", "reinit")}
 
 
-def _trained(result, r, seed):
-    model = lc.build_model("lenet_300_100", (40,), 10, seed=seed)
-    model.load_state_dict(result.trained_state(r, seed))
-    return model
+def test_pruned_rounds_restart_from_theta_k(rewound_run, data):
+    models = [lc.build_model("lenet_300_100", (40,), 10, seed=s) for s in (0, 1)]
+    lc.train_batched(models, data, seeds=[0, 1], iterations=20, batch_size=60, lr=CFG.lr, eval_every=30,
+                     progress=False)  # the dense round's first 20 steps
+    for s, model in enumerate(models):
+        assert all(torch.equal(v, rewound_run.rewind_state(s)[k]) for k, v in model.state_dict().items())
+        theta_k, theta_0 = rewound_run.rewind_state(s), rewound_run.initial_state(s)
+        assert not torch.equal(theta_k["net.1.weight"], theta_0["net.1.weight"])
+    assert [e.iteration for e in rewound_run.history(1, "reinit").evaluations] == [30, 60]  # from 20 to 60
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path, data, monkeypatch):
