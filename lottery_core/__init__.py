@@ -15,10 +15,9 @@ from .analysis import (
     weight_movement,
     xavier_std,
 )
-from .batched import train_batched
 from .checkpoint import atomic_save, safe_load
 from .config import PRESETS, ExperimentConfig, get_preset
-from .controls import CONTROLS, control_init
+from .controls import CONTROLS, check_controls, control_init
 from .data import (
     DATASET_TITLES,
     DATASETS,
@@ -28,7 +27,8 @@ from .data import (
     default_device,
     load_dataset,
 )
-from .imp import ImpResult, RoundRecord, run_imp, train_controls
+from .history import Evaluation, History, loss_and_accuracy
+from .imp import run_imp, train_controls
 from .masks import Mask, output_layer_name, prunable_parameters
 from .models import MODELS, build_model, glorot_init_
 from .oneshot import masked_accuracy, matching_mask, one_shot_sweep, prune_trained, train_one_shot
@@ -40,28 +40,23 @@ from .report import (
     load_recorded,
     metrics_path,
     output_dir,
+    read_metrics,
     recorded_difference_table,
     recorded_findings,
     show_findings,
     write_metrics,
 )
+from .results import ImpResult, RoundRecord
 from .rewind import reinitialize, rewind, snapshot
 from .sweep import Experiment, SharedPathError, SweepResult, sweep
-from .training import Evaluation, History, batch_order, train
+from .training import batch_order, train, train_batched
 
 __version__ = "0.2.0"
 
 __all__ = [
-    "findings_markdown",
-    "load_recorded",
-    "recorded_difference_table",
-    "recorded_findings",
     "CONTROLS",
-    "DATASET_TITLES",
     "DATASETS",
-    "MODELS",
-    "OFFLINE_DATASETS",
-    "PRESETS",
+    "DATASET_TITLES",
     "Dataset",
     "DatasetUnavailableError",
     "Evaluation",
@@ -69,7 +64,10 @@ __all__ = [
     "ExperimentConfig",
     "History",
     "ImpResult",
+    "MODELS",
     "Mask",
+    "OFFLINE_DATASETS",
+    "PRESETS",
     "RoundRecord",
     "SharedPathError",
     "SweepResult",
@@ -77,25 +75,38 @@ __all__ = [
     "batch_order",
     "build_model",
     "cache_dir",
+    "check_controls",
     "control_init",
     "default_device",
     "effective_fan_in",
     "effective_fan_out",
+    "findings_markdown",
     "get_preset",
     "glorot_init_",
     "layer_rates_for",
     "load_dataset",
+    "load_recorded",
+    "loss_and_accuracy",
     "magnitude_prune",
+    "masked_accuracy",
+    "matching_mask",
     "metrics_path",
-    "output_layer_name",
+    "one_shot_sweep",
     "output_dir",
+    "output_layer_name",
     "paired_differences",
     "paired_interval",
+    "progress_block",
     "prunable_parameters",
+    "prune_trained",
     "random_prune",
+    "read_metrics",
+    "recorded_difference_table",
+    "recorded_findings",
     "reinitialize",
     "rewind",
     "run_imp",
+    "run_imp_with_progress",
     "safe_load",
     "scale_table",
     "show_findings",
@@ -106,6 +117,7 @@ __all__ = [
     "train",
     "train_batched",
     "train_controls",
+    "train_one_shot",
     "weight_movement",
     "write_metrics",
     "xavier_std",

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -94,10 +94,19 @@ CONTROLS: dict[str, ControlFn] = {
 }
 
 
+def check_controls(names: str | Sequence[str] | None) -> list[str]:
+    """``names`` (one name, several, or ``None`` for none) as a list; an unknown name is a
+    ``ValueError`` that lists the valid ones."""
+    names = [names] if isinstance(names, str) else list(names or [])
+    for name in names:
+        if name not in CONTROLS:
+            raise ValueError(f"unknown control {name!r}; valid controls: {', '.join(CONTROLS)}")
+    return names
+
+
 def control_init(name: str, model: nn.Module, ticket_start: Mapping[str, torch.Tensor], mask: Mask,
                  *, seed: int) -> tuple[State, Mask]:
     """Initial state and mask of control ``name`` for a ticket that starts from ``ticket_start``
     (θ0 or θk) under ``mask``. ``model`` is used as scratch space and is overwritten."""
-    if name not in CONTROLS:
-        raise ValueError(f"unknown control {name!r}; valid controls: {', '.join(CONTROLS)}")
+    check_controls(name)
     return CONTROLS[name](model, ticket_start, mask, seed)

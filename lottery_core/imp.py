@@ -1,198 +1,48 @@
 """Iterative magnitude pruning (Frankle & Carbin 2019, Section 2, "Identifying winning tickets").
 
-Each round trains the network, prunes a fraction of the surviving weights with the smallest trained
-magnitudes, and rewinds the survivors to their initial values θ0 (or to θk, Frankle et al. 2019).
+Each round prunes a fraction of the surviving weights with the smallest trained magnitudes,
+rewinds the survivors to their initial values θ0 (or to θk, Frankle et al. 2019) and trains them.
 Several seeds, and the control networks trained at every density, run together through
-:func:`~lottery_core.batched.train_batched`. With a ``checkpoint_dir`` every finished round is
-written atomically, and a later call resumes after the last finished round.
+:func:`~lottery_core.train_batched`. Records and the run folder live in :mod:`lottery_core.results`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import torch
+from torch import nn
 
-from .batched import train_batched
-from .checkpoint import atomic_save, safe_load
 from .config import ExperimentConfig
-from .controls import CONTROLS, control_init
+from .controls import CONTROLS, check_controls, control_init
 from .data import Dataset, load_dataset
+from .history import History
 from .masks import Mask
 from .models import build_model
 from .pruning import layer_rates_for, magnitude_prune
-from .rewind import snapshot
-from .training import Evaluation, History
-
-_FORMAT = 1
-METRICS = ("final_test_acc", "early_stop_iteration", "early_stop_test_acc", "early_stop_val_acc")
+from .results import ImpResult, Round, RunFolder, State, fingerprint, metrics
+from .rewind import rewind, snapshot
+from .training import train_batched
 
 
-@dataclass
-class RoundRecord:
-    """The ticket of one seed at one round (and the controls trained beside it)."""
+class Arm(NamedTuple):
+    """One network a round trains: a seed's ticket or one of its controls."""
 
-    round: int
-    density: float
-    final_test_acc: float
-    early_stop_iteration: int
-    early_stop_test_acc: float
-    early_stop_val_acc: float
     seed: int
-    control_final_test_acc: float | None = None
-    control_early_stop_iteration: int | None = None
-    control_early_stop_test_acc: float | None = None
-    controls: dict[str, dict[str, float]] = field(default_factory=dict)
-
-    def as_row(self) -> dict:
-        row = {k: v for k, v in self.__dict__.items() if k != "controls"}
-        for name, metrics in self.controls.items():
-            row.update({f"{name}_{k}": v for k, v in metrics.items()})
-        return row
+    name: str  # "ticket" or a control name
+    state: State  # its initial weights
+    mask: Mask
 
 
-@dataclass
-class ImpResult:
-    """Records, masks, start points, trained weights and learning curves of an IMP run.
-
-    Indexing is by round and seed (``seed=None`` means the first seed).
-    """
-
-    config: ExperimentConfig
-    seeds: list[int]
-    controls: list[str]
-    rewind_iteration: int
-    rounds: list[RoundRecord] = field(default_factory=list)
-    masks: dict[tuple[int, int], Mask] = field(default_factory=dict)
-    trained: dict[tuple[int, int], dict[str, torch.Tensor]] = field(default_factory=dict)
-    initial: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
-    start: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
-    histories: dict[tuple[int, int, str], History] = field(default_factory=dict)
-
-    def _seed(self, seed: int | None) -> int:
-        return self.seeds[0] if seed is None else seed
-
-    def mask(self, round: int, seed: int | None = None) -> Mask:
-        """The ticket's mask at ``round`` (round 0: dense)."""
-        return self.masks[(round, self._seed(seed))]
-
-    def trained_state(self, round: int, seed: int | None = None) -> dict[str, torch.Tensor]:
-        """The ticket's weights at the end of training in ``round`` (θT)."""
-        return self.trained[(round, self._seed(seed))]
-
-    def initial_state(self, seed: int | None = None) -> dict[str, torch.Tensor]:
-        """θ0 of the seed's network."""
-        return self.initial[self._seed(seed)]
-
-    def rewind_state(self, seed: int | None = None) -> dict[str, torch.Tensor]:
-        """The weights every round rewinds to: θ0, or θk with ``rewind_iteration=k``."""
-        return self.start[self._seed(seed)]
-
-    def history(self, round: int, arm: str = "ticket", seed: int | None = None) -> History:
-        """Learning curve of the ticket (``arm="ticket"``) or of a control at ``round``."""
-        return self.histories[(round, self._seed(seed), arm)]
-
-    @property
-    def num_rounds(self) -> int:
-        return 1 + max((r.round for r in self.rounds), default=-1)
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per seed and round; each control adds ``<control>_<metric>`` columns."""
-        return pd.DataFrame([r.as_row() for r in self.rounds])
-
-    def to_long_frame(self) -> pd.DataFrame:
-        """One row per seed, round and arm (``ticket`` or a control name): tidy data for seaborn."""
-        rows = []
-        for r in self.rounds:
-            base = {"seed": r.seed, "round": r.round, "density": r.density}
-            rows.append(base | {"arm": "ticket"} | {m: getattr(r, m) for m in METRICS})
-            for name, metrics in r.controls.items():
-                rows.append(base | {"arm": name} | metrics)
-        return pd.DataFrame(rows)
-
-
-def _fingerprint(config: ExperimentConfig, seeds: Sequence[int], controls: Sequence[str],
-                 rewind_iteration: int, control_rounds: Sequence[int] | None) -> dict:
-    return {
-        "format": _FORMAT,
-        "config": config.to_dict(),
-        "seeds": list(seeds),
-        "controls": list(controls),
-        "rewind_iteration": rewind_iteration,
-        "control_rounds": None if control_rounds is None else sorted(control_rounds),
-    }
-
-
-def _check_checkpoint_dir(path: Path, fingerprint: dict) -> None:
-    meta = path / "experiment.json"
-    if meta.exists():
-        stored = json.loads(meta.read_text())
-        if stored != fingerprint:
-            diffs = _differences(stored, fingerprint)
-            raise ValueError(
-                f"checkpoint_dir {path} was written by a different experiment ({diffs}); "
-                f"use another directory or delete this one"
-            )
-    else:
-        path.mkdir(parents=True, exist_ok=True)
-        tmp = path / ".experiment.json.tmp"
-        tmp.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
-        tmp.replace(meta)
-
-
-def _differences(stored: dict, wanted: dict) -> str:
-    out = []
-    for key in sorted(set(stored) | set(wanted)):
-        a, b = stored.get(key), wanted.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            changed = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-            out += [f"{key}.{k}: {a.get(k)!r} there, {b.get(k)!r} here" for k in changed]
-        elif a != b:
-            out.append(f"{key}: {a!r} there, {b!r} here")
-    return "; ".join(out)
-
-
-def _history_to_plain(h: History) -> list[list[float]]:
-    return [[e.iteration, e.train_loss, e.val_loss, e.val_acc, e.test_acc] for e in h.evaluations]
-
-
-def _history_from_plain(rows: list[list[float]]) -> History:
-    return History([Evaluation(int(r[0]), *map(float, r[1:])) for r in rows])
-
-
-def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in state.items()}
-
-
-def _metrics(h: History) -> dict[str, float]:
-    return {
-        "final_test_acc": h.final_test_acc,
-        "early_stop_iteration": h.early_stop_iteration,
-        "early_stop_test_acc": h.early_stop_test_acc,
-        "early_stop_val_acc": h.early_stop_val_acc,
-    }
-
-
-def run_imp(
-    config: ExperimentConfig,
-    *,
-    rounds: int,
-    rewind_iteration: int = 0,
-    control: str | Sequence[str] | None = None,
-    checkpoint_dir: str | Path | None = None,
-    cache_dir: str | Path | None = None,
-    seeds: Sequence[int] | None = None,
-    control_rounds: Iterable[int] | None = None,
-    data: Dataset | None = None,
-    device: str | torch.device | None = None,
-    verbose: bool = True,
-) -> ImpResult:
+def run_imp(config: ExperimentConfig, *, rounds: int, rewind_iteration: int = 0,
+            control: str | Sequence[str] | None = None, checkpoint_dir: str | Path | None = None,
+            cache_dir: str | Path | None = None, seeds: Sequence[int] | None = None,
+            control_rounds: Iterable[int] | None = None, data: Dataset | None = None,
+            device: str | torch.device | None = None, verbose: bool = True) -> ImpResult:
     """Iterative magnitude pruning for ``rounds`` pruning rounds (``rounds + 1`` trainings).
 
     Round 0 trains the dense network from θ0 (``build_model(seed=...)``); round r trains the
@@ -211,81 +61,88 @@ def run_imp(
     a folder under which every run gets its own checkpoint folder named after a hash of its settings,
     so runs with the same settings (two chapters, or a rerun) share one and train only once.
     """
-    if checkpoint_dir is not None and cache_dir is not None:
-        raise ValueError("give checkpoint_dir or cache_dir, not both")
-    controls = [control] if isinstance(control, str) else list(control or [])
-    for name in controls:
-        if name not in CONTROLS:
-            raise ValueError(f"unknown control {name!r}; valid controls: {', '.join(CONTROLS)}")
-    if rounds < 0:
-        raise ValueError(f"rounds must be at least 0, got {rounds}")
-    if not 0 <= rewind_iteration < config.iterations:
-        raise ValueError(f"rewind_iteration must be in [0, {config.iterations}), got {rewind_iteration}")
-    seeds = [config.seed] if seeds is None else [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct and non-empty, got {seeds}")
+    controls = check_controls(control)
+    seeds = _check_settings(config, rounds, rewind_iteration, seeds)
     control_rounds = None if control_rounds is None else sorted({int(r) for r in control_rounds})
-    if data is None:
-        data = load_dataset(config.dataset, seed=config.data_seed, device=device, num_samples=config.num_samples)
-    elif data.name != config.dataset:
-        raise ValueError(f"data is {data.name!r} but the config names {config.dataset!r}")
-
+    data = _dataset(config, data, device)
+    folder = RunFolder.open(fingerprint(config, seeds, controls, rewind_iteration, control_rounds),
+                            checkpoint_dir=checkpoint_dir, cache_dir=cache_dir)
     result = ImpResult(config, seeds, controls, rewind_iteration)
-    fingerprint = _fingerprint(config, seeds, controls, rewind_iteration, control_rounds)
-    if cache_dir is not None:
-        digest = hashlib.sha1(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
-        checkpoint_dir = Path(cache_dir) / f"imp-{digest}"
-    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if ckpt is not None:
-        _check_checkpoint_dir(ckpt, fingerprint)
-
-    template = build_model(config.model, data.input_shape, data.num_classes, seed=0)
-    rates = layer_rates_for(template, config.prune_rate, config.output_prune_rate, config.conv_prune_rate)
-    first = 0
-    if ckpt is not None:
-        while first <= rounds and (ckpt / f"round_{first:03d}.pt").exists():
-            _load_round(result, safe_load(ckpt / f"round_{first:03d}.pt"))
-            if verbose:
-                _print_round(result, first, None, resumed=True)
-            first += 1
-    for r in range(first, rounds + 1):
+    resumed = True  # rounds found in the folder are read, up to the first one missing; the rest are trained
+    for r in range(rounds + 1):
         started = time.perf_counter()
-        payload = _train_round(result, r, data, template, rates, control_rounds)
-        _load_round(result, payload)
-        if ckpt is not None:
-            atomic_save(payload, ckpt / f"round_{r:03d}.pt")
+        done = folder.load(r) if folder is not None and resumed else None
+        resumed = done is not None
+        if done is None:
+            with_controls = r > 0 and (control_rounds is None or r in control_rounds)
+            done = imp_round(result, r, data, controls if with_controls else [])
+            if folder is not None:
+                folder.save(done)
+        result.add(done)
         if verbose:
-            _print_round(result, r, time.perf_counter() - started)
+            _print_round(result, r, None if resumed else time.perf_counter() - started)
     return result
 
 
-def _seed_for(kind: int, seed: int, round: int) -> int:
-    """Distinct, reproducible seeds for control draws."""
-    return 1_000_003 * (kind + 1) + 1009 * round + seed
+def imp_round(result: ImpResult, r: int, data: Dataset, controls: Sequence[str]) -> Round:
+    """Round ``r`` of the paper's recipe for every seed: prune the weights trained in round r-1,
+    rewind the survivors, train them, and ``controls`` beside them. Round 0 trains the dense
+    network (no controls: they start from the rewind point, which round 0 records)."""
+    k = result.rewind_iteration
+    masks = {s: prune(result, r, s, data) for s in result.seeds}
+    arms = [Arm(s, "ticket", rewound(result, r, s, masks[s], data), masks[s]) for s in result.seeds]
+    arms += control_arms(result, r, masks, controls, data)
+    models, histories = train_arms(result.config, data, arms, 0 if r == 0 else k, (0, k) if r == 0 else ())
+    trained = {a.seed: _cpu(m.state_dict()) for a, m in zip(arms, models) if a.name == "ticket"}
+    done = Round(r, masks, trained, {(a.seed, a.name): h for a, h in zip(arms, histories)})
+    if r == 0:  # θ0 and the rewind point θk of every seed
+        done.initial = {s: _cpu(done.histories[(s, "ticket")].snapshots[0]) for s in result.seeds}
+        done.start = {s: _cpu(done.histories[(s, "ticket")].snapshots[k]) for s in result.seeds}
+    for h in histories:  # kept as ``initial`` and ``start``; a round read from its file has none either
+        h.snapshots.clear()
+    return done
 
 
-def _control_arms(result: ImpResult, r: int, masks: dict[int, Mask], names: Sequence[str], data: Dataset) -> list:
-    """(seed, control name, initial state, mask) of every control at round ``r``."""
+def prune(result: ImpResult, r: int, seed: int, data: Dataset) -> Mask:
+    """m_r: the mask of round r-1 less the smallest weights trained in round r-1 (round 0: dense)."""
     config = result.config
+    model = _network(config, data, seed)
+    if r == 0:
+        return Mask.ones_like(model)
+    model.load_state_dict(result.trained_state(r - 1, seed))
+    rates = None
+    if config.scope == "layerwise":
+        rates = layer_rates_for(model, config.prune_rate, config.output_prune_rate, config.conv_prune_rate)
+    return magnitude_prune(model, result.mask(r - 1, seed), config.prune_rate, layer_rates=rates, scope=config.scope)
+
+
+def rewound(result: ImpResult, r: int, seed: int, mask: Mask, data: Dataset) -> State:
+    """The ticket's initial weights: θ0 in round 0, then the rewind point (θ0 or θk) under ``mask``."""
+    model = _network(result.config, data, seed)
+    if r > 0:
+        rewind(model, result.rewind_state(seed), mask)
+    return snapshot(model)
+
+
+def control_arms(result: ImpResult, r: int, masks: dict[int, Mask], names: Sequence[str], data: Dataset) -> list[Arm]:
+    """Every control in ``names`` for every seed's ticket mask at round ``r``."""
     arms = []
     for name in names:
         c = list(CONTROLS).index(name)
         for s in result.seeds:
-            scratch = build_model(config.model, data.input_shape, data.num_classes, seed=s)
-            state, mask = control_init(name, scratch, result.rewind_state(s), masks[s], seed=_seed_for(c, s, r))
-            arms.append((s, name, state, mask))
+            seed = 1_000_003 * (c + 1) + 1009 * r + s  # distinct and reproducible for every control draw
+            state, mask = control_init(name, _network(result.config, data, s), result.rewind_state(s), masks[s],
+                                       seed=seed)
+            arms.append(Arm(s, name, state, mask))
     return arms
 
 
-def _train_arms(config: ExperimentConfig, data: Dataset, arms: list, start: int, snapshot_at=()):
-    """Train every arm together; returns (trained models, histories)."""
-    models = []
-    for s, _, state, _ in arms:
-        model = build_model(config.model, data.input_shape, data.num_classes, seed=s)
-        model.load_state_dict(state)
-        models.append(model)
+def train_arms(config: ExperimentConfig, data: Dataset, arms: Sequence[Arm], start: int,
+               snapshot_at: Iterable[int] = ()) -> tuple[list[nn.Module], list[History]]:
+    """Train every arm together from iteration ``start`` to the end; returns (models, histories)."""
+    models = [_network(config, data, a.seed, a.state) for a in arms]
     histories = train_batched(
-        models, data, masks=[a[3] for a in arms], seeds=[a[0] for a in arms],
+        models, data, masks=[a.mask for a in arms], seeds=[a.seed for a in arms],
         iterations=config.iterations - start, batch_size=config.batch_size, lr=config.lr,
         optimizer=config.optimizer, eval_every=config.eval_every, snapshot_at=snapshot_at,
         progress=False, start_iteration=start,
@@ -293,65 +150,9 @@ def _train_arms(config: ExperimentConfig, data: Dataset, arms: list, start: int,
     return models, histories
 
 
-def _train_round(result: ImpResult, r: int, data: Dataset, template, rates: dict[str, float],
-                 control_rounds: list[int] | None) -> dict:
-    config, k = result.config, result.rewind_iteration
-    if r == 0:
-        masks = {s: Mask.ones_like(template) for s in result.seeds}
-    else:
-        masks = {}
-        for s in result.seeds:
-            model = build_model(config.model, data.input_shape, data.num_classes, seed=s)
-            model.load_state_dict(result.trained_state(r - 1, s))
-            masks[s] = magnitude_prune(model, result.mask(r - 1, s), config.prune_rate,
-                                       layer_rates=rates if config.scope == "layerwise" else None,
-                                       scope=config.scope)
-
-    # arms: (seed, arm name, initial state, mask); the tickets first
-    arms = []
-    for s in result.seeds:
-        model = build_model(config.model, data.input_shape, data.num_classes, seed=s)
-        if r > 0:
-            model.load_state_dict(result.rewind_state(s))
-            masks[s].apply(model)
-        arms.append((s, "ticket", snapshot(model), masks[s]))
-    with_controls = r > 0 and (control_rounds is None or r in control_rounds)
-    if with_controls:
-        arms += _control_arms(result, r, masks, result.controls, data)
-    models, histories = _train_arms(config, data, arms, 0 if r == 0 else k, (0, k) if r == 0 else ())
-
-    payload: dict = {"round": r, "masks": {}, "trained": {}, "histories": {}, "records": []}
-    for (s, name, _, mask), model, h in zip(arms, models, histories):
-        payload["histories"][f"{s}/{name}"] = _history_to_plain(h)
-        if name == "ticket":
-            payload["masks"][s] = mask.state_dict()
-            payload["trained"][s] = _cpu(model.state_dict())
-            if r == 0:
-                payload.setdefault("initial", {})[s] = _cpu(h.snapshots[0])
-                payload.setdefault("start", {})[s] = _cpu(h.snapshots[k])
-    for s in result.seeds:
-        ticket = _history_from_plain(payload["histories"][f"{s}/ticket"])
-        density = Mask(payload["masks"][s]).density()
-        record = {"round": r, "density": density, "seed": s, **_metrics(ticket), "controls": {}}
-        for name in result.controls:
-            h = ticket if r == 0 else (
-                _history_from_plain(payload["histories"][f"{s}/{name}"]) if with_controls else None
-            )
-            if h is not None:
-                record["controls"][name] = _metrics(h)
-        payload["records"].append(record)
-    return payload
-
-
-def train_controls(
-    result: ImpResult,
-    controls: str | Sequence[str],
-    *,
-    rounds: Iterable[int],
-    data: Dataset | None = None,
-    device: str | torch.device | None = None,
-    verbose: bool = True,
-) -> pd.DataFrame:
+def train_controls(result: ImpResult, controls: str | Sequence[str], *, rounds: Iterable[int],
+                   data: Dataset | None = None, device: str | torch.device | None = None,
+                   verbose: bool = True) -> pd.DataFrame:
     """Train control networks for the tickets of a finished IMP run, without retraining the tickets.
 
     For every round in ``rounds`` and every seed of ``result``, each control in ``controls`` (names
@@ -359,81 +160,74 @@ def train_controls(
     the ticket's schedule and data order. The learning curves are added to ``result.histories``.
     Returns tidy data (``seed, round, density, arm`` and the metrics), the tickets' rows included.
     """
-    names = [controls] if isinstance(controls, str) else list(controls)
-    for name in names:
-        if name not in CONTROLS:
-            raise ValueError(f"unknown control {name!r}; valid controls: {', '.join(CONTROLS)}")
+    names = check_controls(controls)
     rounds = sorted({int(r) for r in rounds})
     missing = [r for r in rounds if r < 1 or r >= result.num_rounds]
     if missing:
         raise ValueError(f"rounds {missing} are not pruned rounds of this run (1 to {result.num_rounds - 1})")
-    config = result.config
-    if data is None:
-        data = load_dataset(config.dataset, seed=config.data_seed, device=device, num_samples=config.num_samples)
-    long = result.to_long_frame()
+    data = _dataset(result.config, data, device)
     started = time.perf_counter()
     # every arm of every round starts at the same iteration: one batched run trains them all
-    masks = {(r, s): result.mask(r, s) for r in rounds for s in result.seeds}
-    arms, arm_rounds = [], []
-    for r in rounds:
-        round_arms = _control_arms(result, r, {s: masks[(r, s)] for s in result.seeds}, names, data)
-        arms += round_arms
-        arm_rounds += [r] * len(round_arms)
-    _, histories = _train_arms(config, data, arms, result.rewind_iteration)
+    arms = [(r, arm) for r in rounds
+            for arm in control_arms(result, r, {s: result.mask(r, s) for s in result.seeds}, names, data)]
+    _, histories = train_arms(result.config, data, [arm for _, arm in arms], result.rewind_iteration)
     records = []
-    for r, (s, name, _, _), h in zip(arm_rounds, arms, histories):
-        result.histories[(r, s, name)] = h
-        records.append({"seed": s, "round": r, "density": masks[(r, s)].density(), "arm": name, **_metrics(h)})
+    for (r, arm), h in zip(arms, histories):
+        result.histories[(r, arm.seed, arm.name)] = h
+        density = result.mask(r, arm.seed).density()
+        records.append({"seed": arm.seed, "round": r, "density": density, "arm": arm.name, **metrics(h)})
     frame = pd.DataFrame(records)
     if verbose:
-        seconds = time.perf_counter() - started
-        print(f"trained {len(arms)} control networks together in {seconds:.1f} s", flush=True)
+        print(f"trained {len(arms)} control networks together in {time.perf_counter() - started:.1f} s")
         for r, part in frame.groupby("round", sort=True):
-            means = part.groupby("arm", sort=False)["early_stop_test_acc"].mean()
-            parts = " | ".join(f"{a} {v:.2%}" for a, v in means.items())
-            print(f"round {r:2d} | {masks[(r, result.seeds[0])].density():7.2%} of weights | {parts}", flush=True)
-    rows = [long[(long["round"].isin(rounds)) & (long["arm"] == "ticket")], frame]
-    return pd.concat(rows, ignore_index=True)
+            print(_round_line(part, r), flush=True)
+    long = result.to_long_frame()
+    return pd.concat([long[long["round"].isin(rounds) & (long["arm"] == "ticket")], frame], ignore_index=True)
 
 
-def _load_round(result: ImpResult, payload: dict) -> None:
-    r = int(payload["round"])
-    for s, m in payload["masks"].items():
-        result.masks[(r, int(s))] = Mask(m)
-    for s, state in payload["trained"].items():
-        result.trained[(r, int(s))] = state
-    for s, state in payload.get("initial", {}).items():
-        result.initial[int(s)] = state
-    for s, state in payload.get("start", {}).items():
-        result.start[int(s)] = state
-    for key, rows in payload["histories"].items():
-        s, name = key.split("/", 1)
-        result.histories[(r, int(s), name)] = _history_from_plain(rows)
-    for rec in payload["records"]:
-        rec = dict(rec)
-        controls = rec.pop("controls")
-        record = RoundRecord(**rec, controls=controls)
-        if result.controls and result.controls[0] in controls:
-            first = controls[result.controls[0]]
-            record.control_final_test_acc = first["final_test_acc"]
-            record.control_early_stop_iteration = first["early_stop_iteration"]
-            record.control_early_stop_test_acc = first["early_stop_test_acc"]
-        result.rounds.append(record)
+def _check_settings(config: ExperimentConfig, rounds: int, rewind_iteration: int,
+                    seeds: Sequence[int] | None) -> list[int]:
+    if rounds < 0:
+        raise ValueError(f"rounds must be at least 0, got {rounds}")
+    if not 0 <= rewind_iteration < config.iterations:
+        raise ValueError(f"rewind_iteration must be in [0, {config.iterations}), got {rewind_iteration}")
+    seeds = [config.seed] if seeds is None else [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and non-empty, got {seeds}")
+    return seeds
 
 
-def _print_round(result: ImpResult, r: int, seconds: float | None, resumed: bool = False) -> None:
-    recs = [x for x in result.rounds if x.round == r]
-    n = len(recs)
-    acc = sum(x.early_stop_test_acc for x in recs) / n
-    line = (
-        f"round {r:2d} | {recs[0].density:7.2%} of weights | ticket test acc {acc:.2%}"
-        f" (early stop {sum(x.early_stop_iteration for x in recs) / n:.0f})"
-    )
-    for name in result.controls:
-        vals = [x.controls[name]["early_stop_test_acc"] for x in recs if name in x.controls]
-        if vals and r > 0:
-            line += f" | {name} {sum(vals) / len(vals):.2%}"
-    if n > 1:
-        line += f" | mean of {n} seeds"
-    line += " | resumed from checkpoint" if resumed else f" | {seconds:.1f} s"
-    print(line, flush=True)
+def _dataset(config: ExperimentConfig, data: Dataset | None, device: str | torch.device | None) -> Dataset:
+    if data is None:
+        return load_dataset(config.dataset, seed=config.data_seed, device=device, num_samples=config.num_samples)
+    if data.name != config.dataset:
+        raise ValueError(f"data is {data.name!r} but the config names {config.dataset!r}")
+    return data
+
+
+def _network(config: ExperimentConfig, data: Dataset, seed: int, state: State | None = None) -> nn.Module:
+    """The config's network for ``data``, drawn from ``seed`` (then loaded with ``state`` when given)."""
+    model = build_model(config.model, data.input_shape, data.num_classes, seed=seed)
+    if state is not None:
+        model.load_state_dict(state)
+    return model
+
+
+def _cpu(state: State) -> State:
+    return {k: v.detach().cpu().clone() for k, v in state.items()}
+
+
+def _round_line(frame: pd.DataFrame, r: int) -> str:
+    """Round, density and each arm's mean early-stopping test accuracy, from tidy rows of round ``r``."""
+    means = frame.groupby("arm", sort=False)["early_stop_test_acc"].mean()
+    return " | ".join([f"round {r:2d}", f"{frame['density'].iloc[0]:7.2%} of weights",
+                       *(f"{arm} test acc {acc:.2%}" for arm, acc in means.items())])
+
+
+def _print_round(result: ImpResult, r: int, seconds: float | None) -> None:
+    frame = result.to_long_frame().query(f"round == {r}")
+    frame = frame[frame["arm"] == "ticket"] if r == 0 else frame  # round 0's controls are the dense run
+    stop = frame.loc[frame["arm"] == "ticket", "early_stop_iteration"].mean()
+    line = _round_line(frame, r) + f" | ticket early stop {stop:.0f}"
+    line += f" | mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
+    print(line + (" | resumed from checkpoint" if seconds is None else f" | {seconds:.1f} s"), flush=True)

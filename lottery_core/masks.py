@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 import torch
 from torch import nn
 
+from .checkpoint import atomic_save, safe_load
+
 PRUNABLE_TYPES = (nn.Linear, nn.Conv2d)
 
 
@@ -76,20 +78,12 @@ class Mask(Mapping[str, torch.Tensor]):
 
     def check_fits(self, model: nn.Module) -> None:
         """Raise ``ValueError`` unless the mask has exactly one entry of the right shape per prunable weight."""
-        params = prunable_parameters(model)
-        if set(params) != set(self._tensors):
-            missing = sorted(set(params) - set(self._tensors))
-            extra = sorted(set(self._tensors) - set(params))
-            raise ValueError(
-                f"mask does not fit the model: missing layers {missing}, unknown layers {extra}; "
-                f"the model's prunable weights are {list(params)}"
-            )
-        for key, p in params.items():
-            if tuple(p.shape) != tuple(self._tensors[key].shape):
-                raise ValueError(
-                    f"mask does not fit the model: {key!r} has shape {tuple(self._tensors[key].shape)}, "
-                    f"the weight has {tuple(p.shape)}"
-                )
+        shapes = {k: tuple(p.shape) for k, p in prunable_parameters(model).items()}
+        ours = {k: tuple(v.shape) for k, v in self._tensors.items()}
+        if shapes != ours:
+            wrong = sorted(k for k in shapes.keys() | ours.keys() if shapes.get(k) != ours.get(k))
+            raise ValueError(f"mask does not fit the model: layers {wrong} have shapes {[ours.get(k) for k in wrong]} "
+                             f"in the mask and {[shapes.get(k) for k in wrong]} in the model")
 
     @torch.no_grad()
     def apply(self, model: nn.Module) -> nn.Module:
@@ -98,15 +92,6 @@ class Mask(Mapping[str, torch.Tensor]):
         for key, p in prunable_parameters(model).items():
             p.mul_(self._tensors[key].to(p.device))
         return model
-
-    def to(self, device: str | torch.device) -> Mask:
-        return Mask({k: v.to(device) for k, v in self._tensors.items()})
-
-    def cpu(self) -> Mask:
-        return self.to("cpu")
-
-    def clone(self) -> Mask:
-        return Mask({k: v.clone() for k, v in self._tensors.items()})
 
     def equal(self, other: Mapping[str, torch.Tensor]) -> bool:
         """Same layers, same kept positions."""
@@ -118,12 +103,10 @@ class Mask(Mapping[str, torch.Tensor]):
         return {k: v.cpu() for k, v in self._tensors.items()}
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the mask with ``torch.save`` (write to a temporary file, then rename)."""
-        from .checkpoint import atomic_save
-
+        """Write the mask atomically (:func:`~lottery_core.atomic_save`)."""
         atomic_save(self.state_dict(), path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> Mask:
-        """Read a mask written by :meth:`save`; tensors only (``weights_only=True``), never code."""
-        return cls(torch.load(path, map_location=map_location, weights_only=True))
+        """Read a mask written by :meth:`save` (:func:`~lottery_core.safe_load`: tensors only, never code)."""
+        return cls(safe_load(path, map_location=map_location))

@@ -16,14 +16,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .batched import train_batched
 from .data import Dataset, load_dataset
-from .imp import ImpResult
 from .masks import Mask
 from .models import build_model
 from .progress import progress_block
 from .pruning import layer_rates_for, magnitude_prune, random_prune
-from .training import loss_and_accuracy
+from .results import ImpResult
+from .training import loss_and_accuracy, train_batched
 
 State = Mapping[str, torch.Tensor]
 

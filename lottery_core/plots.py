@@ -12,7 +12,7 @@ import seaborn as sns
 import torch
 
 from .analysis import paired_interval
-from .training import History
+from .history import History
 
 ARM_LABELS = {
     "ticket": "winning ticket (rewound to θ0)",
@@ -29,29 +29,6 @@ def set_style() -> None:
     """The book's figure style."""
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
     plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight"})
-
-
-def plot_learning_curves(histories: Mapping[str, History], *, axes: Sequence[plt.Axes] | None = None,
-                         mark_early_stop: bool = True) -> Sequence[plt.Axes]:
-    """Left: training and validation loss; right: test accuracy; one colour per run, early-stopping
-    iterations (minimum validation loss) marked with dotted lines."""
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    palette = sns.color_palette("colorblind", len(histories))
-    for colour, (label, h) in zip(palette, histories.items()):
-        df = h.to_frame()
-        axes[0].plot(df.iteration, df.val_loss, color=colour, label=f"{label} (validation)")
-        axes[0].plot(df.iteration, df.train_loss, color=colour, ls="--", alpha=0.6, label=f"{label} (training)")
-        axes[1].plot(df.iteration, 100 * df.test_acc, color=colour, label=label)
-        if mark_early_stop:
-            for ax in axes:
-                ax.axvline(h.early_stop_iteration, color=colour, ls=":", lw=1)
-    axes[0].set(xlabel="training iteration", ylabel="cross-entropy loss",
-                title="Loss (dotted: early-stopping iteration)")
-    axes[1].set(xlabel="training iteration", ylabel="test accuracy (%)", title="Test accuracy")
-    axes[0].legend(fontsize=8)
-    axes[1].legend(fontsize=8)
-    return axes
 
 
 def plot_against_density(frame: pd.DataFrame, metric: str, *, ax: plt.Axes | None = None, hue: str = "arm",
@@ -128,11 +105,6 @@ def density_tick_values(percents: Sequence[float], min_ratio: float = 1.5) -> li
         if chosen[-1] / v >= min_ratio and v / values[-1] >= min_ratio:
             chosen.append(v)
     return [*chosen, values[-1]]
-
-
-def density_ticks(densities: Sequence[float]) -> list[str]:
-    """Percent labels for densities, e.g. ``['100%', '51.3%']``."""
-    return [f"{100 * d:.3g}%" for d in np.asarray(densities, dtype=float)]
 
 
 # --- Figures of chapters 1 to 4 --------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from contextlib import contextmanager, redirect_stdout
 from typing import Any
 
 from .config import ExperimentConfig
-from .imp import ImpResult, run_imp
+from .imp import run_imp
+from .results import ImpResult
 
 
 def in_kernel() -> bool:

@@ -62,14 +62,9 @@ def magnitude_prune(
             k = round(layer_rates.get(key, rate) * int(new[key].sum()))
             new[key].view(-1)[_smallest(s, k)] = False
     else:
-        flat = torch.cat([s.flatten() for s in scores.values()])
-        k = round(rate * int(sum(int(m.sum()) for m in new.values())))
-        chosen = torch.zeros(flat.numel(), dtype=torch.bool)
-        chosen[_smallest(flat, k)] = True
-        start = 0
-        for m in new.values():
-            m.view(-1)[chosen[start : start + m.numel()]] = False
-            start += m.numel()
+        keep = torch.cat([m.flatten() for m in new.values()])  # every layer's survivors ranked together
+        keep[_smallest(torch.cat([s.flatten() for s in scores.values()]), round(rate * int(keep.sum())))] = False
+        new = {k: part.view(new[k].shape) for k, part in zip(new, keep.split([m.numel() for m in new.values()]))}
     device = next(iter(mask.values())).device
     return Mask({k: v.to(device) for k, v in new.items()})
 
@@ -92,15 +87,10 @@ def layer_rates_for(model: nn.Module, prune_rate: float, output_prune_rate: floa
                     conv_prune_rate: float | None = None) -> dict[str, float]:
     """Per-layer pruning rates of the paper's schedule: fc ``prune_rate``, the output layer
     ``output_prune_rate`` and convolutions ``conv_prune_rate`` (each defaulting to ``prune_rate``)."""
-    rates = {}
-    names = list(prunable_parameters(model))
     modules = dict(model.named_modules())
-    for key in names:
-        module = modules[key.rsplit(".", 1)[0]] if "." in key else model
-        rate = prune_rate
-        if isinstance(module, nn.Conv2d) and conv_prune_rate is not None:
-            rate = conv_prune_rate
-        if key == names[-1] and output_prune_rate is not None:
-            rate = output_prune_rate
-        rates[key] = rate
+    names = list(prunable_parameters(model))
+    convs = {key for key in names if isinstance(modules[key[: -len(".weight")]], nn.Conv2d)}
+    rates = {key: conv_prune_rate if key in convs and conv_prune_rate is not None else prune_rate for key in names}
+    if output_prune_rate is not None:
+        rates[names[-1]] = output_prune_rate
     return rates

@@ -66,6 +66,34 @@ def write_metrics(path: str | os.PathLike | None, metrics: Mapping[str, Any]) ->
     return values
 
 
+def read_metrics(metrics_dir: str | os.PathLike, chapters: Sequence[str]) -> dict[str, dict]:
+    """Read the metrics JSON that each chapter in ``chapters`` (notebook names such as
+    ``"03_winning_tickets"``) wrote to ``<metrics_dir>/<chapter>.json``; returns chapter -> metrics.
+
+    A page that summarises other chapters (the conclusion) calls this first. If any file is missing it
+    raises ``FileNotFoundError`` naming exactly the missing chapters, so the reader knows which
+    notebooks to run first; a file that is not valid JSON raises ``ValueError`` naming it."""
+    folder = Path(metrics_dir)
+    missing = [c for c in chapters if not (folder / f"{c}.json").is_file()]
+    if missing:
+        which = "that chapter" if len(missing) == 1 else "those chapters"
+        notebooks = ", ".join(f"book/{c}.ipynb" for c in missing)
+        raise FileNotFoundError(
+            f"no metrics for chapter(s) {', '.join(missing)} in {folder}. Run {which} first ({notebooks}; each "
+            "writes its metrics_path in its last cell), or build the whole book, which runs every chapter before "
+            "this page."
+        )
+    metrics = {}
+    for chapter in chapters:
+        path = folder / f"{chapter}.json"
+        try:
+            metrics[chapter] = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} (metrics of chapter {chapter}) is not valid JSON: {error}; run that chapter "
+                             "again") from error
+    return metrics
+
+
 def findings_markdown(lines: Sequence[str], title: str = "What this run shows") -> str:
     """The computed findings of a chapter as Markdown: a bold heading and one bullet per line."""
     return f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines)

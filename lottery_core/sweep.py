@@ -37,7 +37,8 @@ import pandas as pd
 
 from .config import ExperimentConfig, get_preset
 from .data import load_dataset
-from .imp import ImpResult, run_imp
+from .imp import run_imp
+from .results import ImpResult
 
 _FORMAT = 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*")

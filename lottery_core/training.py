@@ -1,87 +1,37 @@
-"""Training with masks, evaluation and early stopping (Frankle & Carbin 2019, Section 2 and Figure 2).
+"""Training with masks (Frankle & Carbin 2019, Section 2 and Figure 2): one network, or many at once.
 
 The whole dataset lives as tensors on the training device; a batch is a row of a precomputed
-index table, so a step makes no host-device copy and no synchronisation. Evaluation runs on the
-whole validation and test splits every ``eval_every`` iterations. The early-stopping iteration is
-the evaluation with minimum validation loss, as in the paper.
+index table, so a step makes no host-device copy and no synchronisation. One loop trains S
+networks: :func:`train` is its one-network case, and :func:`train_batched` stacks S networks of
+one architecture (``torch.func.stack_module_state``) so that one pass runs all S forward and
+backward passes. The paper averages five trials and trains controls at every density; small
+networks leave most of a CPU or GPU idle per step, so stacking them is much faster. The loss is
+the sum of the per-network mean losses, so each network receives exactly its own gradient, and
+Adam is elementwise, so one optimiser over the stacked tensors is S independent optimisers. Each
+network keeps its own data order (``batch_order(seed)``) and its own exact mask.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import fx, nn
+from torch.func import functional_call, stack_module_state, vmap
 
+from .cuda_graph import step_runner, use_cuda_graph
 from .data import Dataset
+from .history import History, Recorder
+from .history import loss_and_accuracy as loss_and_accuracy  # also importable from here, as chapter 2 does
 from .masks import Mask, prunable_parameters
 from .rewind import snapshot
-from .steps import step_runner, use_cuda_graph
 
 OPTIMIZERS = ("adam", "sgd", "sgd_momentum")
-CPU_EVAL_ROWS = 2048  # examples x networks per forward pass when evaluating on a CPU
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """One evaluation: mean training loss since the previous one, validation and test metrics."""
-
-    iteration: int
-    train_loss: float
-    val_loss: float
-    val_acc: float
-    test_acc: float
-
-
-@dataclass
-class History:
-    """Evaluations of one training run, its early-stopping point and the requested snapshots."""
-
-    evaluations: list[Evaluation]
-    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
-
-    @property
-    def early_stop(self) -> Evaluation:
-        """The evaluation with minimum validation loss (the first one on ties)."""
-        return min(self.evaluations, key=lambda e: e.val_loss)
-
-    @property
-    def early_stop_iteration(self) -> int:
-        return self.early_stop.iteration
-
-    @property
-    def early_stop_val_acc(self) -> float:
-        return self.early_stop.val_acc
-
-    @property
-    def early_stop_test_acc(self) -> float:
-        return self.early_stop.test_acc
-
-    @property
-    def final(self) -> Evaluation:
-        return self.evaluations[-1]
-
-    @property
-    def final_val_acc(self) -> float:
-        return self.final.val_acc
-
-    @property
-    def final_test_acc(self) -> float:
-        return self.final.test_acc
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per evaluation."""
-        return pd.DataFrame([e.__dict__ for e in self.evaluations])
-
-    def summary(self) -> str:
-        return (
-            f"early stop at {self.early_stop_iteration} (test acc {self.early_stop_test_acc:.2%}), "
-            f"final test acc {self.final_test_acc:.2%}"
-        )
+CHAIN_LAYERS = (nn.Flatten, nn.Linear, nn.ReLU)  # a network made of these alone trains as batched matrix products
+State = dict[str, torch.Tensor]
 
 
 def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float, *,
@@ -118,107 +68,182 @@ def batch_order(seed: int, num_examples: int, batch_size: int, iterations: int,
     return order[: iterations * batch_size].view(iterations, batch_size).to(device)
 
 
-def loss_and_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean cross-entropy and accuracy over the last example axis; leading axes (networks) are kept."""
-    losses = F.cross_entropy(logits.flatten(0, -2), targets.expand(logits.shape[:-1]).flatten(), reduction="none")
-    losses = losses.view(logits.shape[:-1])
-    correct = (logits.argmax(-1) == targets).float()
-    return losses.mean(-1), correct.mean(-1)
+class _One:
+    """One network as itself: its own parameters, forward pass and mean loss (what :func:`train` runs)."""
 
+    def __init__(self, model: nn.Module):
+        self.model = model.train()
+        self.params = dict(model.named_parameters())
 
-class Recorder:
-    """Evaluation and early-stopping bookkeeping shared by :func:`train` and batched training.
-
-    ``forward(x)`` returns logits of shape (N, classes) for one network or (S, N, classes) for S
-    networks. Metrics stay on the device until the run ends (one copy to the host at the end).
-    With ``progress``, a progress bar advances at every evaluation.
-    """
-
-    def __init__(self, data: Dataset, forward: Callable[[torch.Tensor], torch.Tensor],
-                 eval_every: int, start_iteration: int, iterations: int, step_losses: torch.Tensor,
-                 progress: bool | str = False):
-        if eval_every < 1:
-            raise ValueError(f"eval_every must be at least 1, got {eval_every}")
-        self.data, self.forward = data, forward
-        self.eval_every, self.start, self.iterations = eval_every, start_iteration, iterations
-        self.step_losses = step_losses  # (..., iterations): loss of every step, written on the device
-        networks = step_losses[..., 0].numel()
-        # On a CPU, a forward pass over a few thousand examples keeps the activations in cache:
-        # evaluating 15,000 MNIST-shaped examples this way takes about a quarter less time than in one pass.
-        # A GPU takes each split whole.
-        self.chunk = max(1, CPU_EVAL_ROWS // networks) if data.device.type == "cpu" else None
-        self.rows: list[torch.Tensor] = []
-        self.iteration_numbers: list[int] = []
-        self._last = 0
-        self.bar = _progress_bar(iterations, progress)
-
-    def due(self, step: int) -> bool:
-        """Whether an evaluation follows step ``step`` (0-based within this run)."""
-        return (self.start + step + 1) % self.eval_every == 0 or step == self.iterations - 1
-
-    @torch.no_grad()
-    def evaluate(self, step: int) -> None:
-        window = self.step_losses[..., self._last : step + 1]
-        finite = torch.isfinite(window)
-        if not bool(finite.all()):  # one synchronisation per evaluation, not per step
-            bad = int((~finite).reshape(-1, window.shape[-1]).any(0).nonzero()[0])
-            if self.bar is not None:
-                self.bar.close()
-            raise ValueError(
-                f"training diverged: non-finite loss at iteration {self.start + self._last + bad + 1} "
-                f"(try a smaller learning rate)"
-            )
-        val_loss, val_acc = loss_and_accuracy(self.logits(self.data.x_val), self.data.y_val)
-        _, test_acc = loss_and_accuracy(self.logits(self.data.x_test), self.data.y_test)
-        self.rows.append(torch.stack([window.mean(-1), val_loss, val_acc, test_acc], -1))
-        self.iteration_numbers.append(self.start + step + 1)
-        self._last = step + 1
-        if self.bar is not None:
-            self.bar.update(step + 1 - self.bar.n)
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of the batch ``x`` (B, ...), a scalar."""
+        return F.cross_entropy(self.model(x), y)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """``forward`` over all of ``x``, in chunks of ``self.chunk`` examples where set."""
-        if self.chunk is None or len(x) <= self.chunk:
-            return self.forward(x)
-        return torch.cat([self.forward(part) for part in x.split(self.chunk)], dim=-2)
+        self.model.eval()
+        out = self.model(x)
+        self.model.train()
+        return out.unsqueeze(0)
 
-    def histories(self, snapshots: Sequence[dict[int, dict]]) -> list[History]:
-        """One :class:`History` per network (closes the progress bar)."""
-        if self.bar is not None:
-            self.bar.close()
-        table = torch.stack(self.rows, -2).cpu().double()  # (..., evals, 4)
-        table = table.reshape(-1, len(self.rows), 4)
-        out = []
-        for s, rows in enumerate(table.tolist()):
-            evals = [Evaluation(it, *row) for it, row in zip(self.iteration_numbers, rows)]
-            out.append(History(evals, snapshots[s]))
-        return out
+    def state(self, i: int) -> State:
+        return snapshot(self.model)
+
+    def finish(self) -> None:
+        """Nothing to do: the model trained in place."""
 
 
-def _masked_pairs(model: nn.Module, mask: Mask | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    if mask is None:
+class _Stacked:
+    """S networks of one architecture, their parameters stacked along a new first axis."""
+
+    def __init__(self, models: Sequence[nn.Module]):
+        self.models = models
+        self.params, self.buffers = stack_module_state(list(models))
+        self.each, self.shared = _stacked_forwards(models[0])
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each network's mean cross-entropy on its own batch: ``x`` (S, B, ...) -> (S,)."""
+        logits = self.each(self.params, self.buffers, x)
+        return F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(len(x), -1).mean(1)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.shared(self.params, self.buffers, x)
+
+    def state(self, i: int) -> State:
+        return {k: v[i].detach().clone() for k, v in (self.params | self.buffers).items()}
+
+    @torch.no_grad()
+    def finish(self) -> None:
+        """Copy each network's trained weights back into its model."""
+        for i, model in enumerate(self.models):
+            model.load_state_dict(self.state(i), strict=False)
+
+
+def _stacked_forwards(model: nn.Module) -> tuple[Callable, Callable]:
+    """Forward functions over stacked parameters: (params, buffers, x) -> logits (S, N, classes).
+
+    The first takes one batch per network (S, N, ...), the second one batch for all (N, ...). A
+    network whose forward pass is a chain of Flatten, Linear and ReLU layers (LeNet) runs as
+    batched matrix products (``baddbmm``), the fastest form on a CPU; any other through
+    ``vmap(functional_call)``.
+    """
+    chain = _layer_chain(model)
+    if chain is not None:
+        return (lambda p, b, x: _run_chain(chain, p, x)), (lambda p, b, x: _run_chain(chain, p, x, shared=True))
+    base = copy.deepcopy(model).to("meta")
+
+    def call(p, b, x):
+        return functional_call(base, (p, b), (x,))
+
+    return vmap(call), vmap(call, in_dims=(0, 0, None))
+
+
+def _layer_chain(model: nn.Module) -> list[tuple[str, nn.Module]] | None:
+    """(name, layer) of each layer when ``model``'s traced forward pass (``torch.fx``) applies
+    Flatten, Linear and ReLU layers one after the other to its input; otherwise ``None``."""
+    try:
+        graph = fx.symbolic_trace(model).graph
+    except Exception:  # a forward pass tracing cannot follow is not a plain chain
+        return None
+    modules = dict(model.named_modules())
+    chain: list[tuple[str, nn.Module]] = []
+    last = None
+    for node in graph.nodes:
+        if node.op == "output":
+            return chain if chain and node.args == (last,) else None
+        if node.op == "placeholder" and last is None:
+            last = node
+            continue
+        layer = modules.get(node.target) if node.op == "call_module" else None
+        if not isinstance(layer, CHAIN_LAYERS) or node.args != (last,) or node.kwargs:
+            return None
+        chain.append((node.target, layer))
+        last = node
+    return None
+
+
+def _run_chain(chain: list[tuple[str, nn.Module]], p: State, h: torch.Tensor, shared: bool = False) -> torch.Tensor:
+    """The layers of ``chain`` over stacked weights ``p``; ``shared``: ``h`` is one batch for all networks."""
+    for name, layer in chain:
+        if isinstance(layer, nn.Linear):
+            if shared:
+                h, shared = h.expand(len(p[f"{name}.weight"]), *h.shape), False
+            w = p[f"{name}.weight"].transpose(1, 2)
+            h = torch.bmm(h, w) if layer.bias is None else torch.baddbmm(p[f"{name}.bias"].unsqueeze(1), h, w)
+        elif isinstance(layer, nn.Flatten):  # its dimensions count within one network's batch
+            start, end = (d + (d >= 0 and not shared) for d in (layer.start_dim, layer.end_dim))
+            h = h.flatten(start, end)
+        else:
+            h = torch.relu(h)
+    return h
+
+
+def _gradient_masks(params: State, prunable: Iterable[str], masks: Sequence[Mask | None]) -> list:
+    """(parameter, float mask of its shape) of every prunable weight; none when nothing is pruned.
+    Float masks: multiplying a float gradient by a bool tensor is several times slower."""
+    given = [m for m in masks if m is not None]
+    if not given:
         return []
-    params = prunable_parameters(model)
-    # float masks: multiplying a float gradient by a bool tensor is several times slower
-    return [(params[k], m.to(device=params[k].device, dtype=params[k].dtype)) for k, m in mask.items()]
+    pairs = []
+    for key in prunable:
+        p = params[key]
+        ones = torch.ones_like(given[0][key])  # a network without a mask keeps every weight
+        keep = torch.stack([(m[key] if m is not None else ones).to(p.device) for m in masks])
+        pairs.append((p, keep.view(p.shape).to(p.dtype)))
+    return pairs
 
 
-def train(
-    model: nn.Module,
-    data: Dataset,
-    *,
-    mask: Mask | None = None,
-    iterations: int,
-    batch_size: int,
-    lr: float,
-    optimizer: str = "adam",
-    eval_every: int = 100,
-    seed: int = 0,
-    snapshot_at: Iterable[int] = (),
-    progress: bool = True,
-    start_iteration: int = 0,
-    cuda_graph: bool | None = None,
-) -> History:
+def _fit(models: Sequence[nn.Module], masks: Sequence[Mask | None], seeds: Sequence[int], data: Dataset, *,
+         stacked: bool, iterations: int, batch_size: int, lr: float, optimizer: str, eval_every: int,
+         snapshot_at: Iterable[int], progress: bool, start_iteration: int, cuda_graph: bool | None) -> list[History]:
+    """The training loop of :func:`train` and :func:`train_batched` (one network, or S stacked)."""
+    if iterations < 1:
+        raise ValueError(f"iterations must be at least 1, got {iterations}")
+    device = data.device
+    graph = use_cuda_graph(cuda_graph, device, iterations)
+    for model, mask in zip(models, masks):
+        model.to(device)
+        if mask is not None:
+            mask.apply(model)
+    nets = _Stacked(models) if stacked else _One(models[0])
+    pairs = _gradient_masks(nets.params, prunable_parameters(models[0]), masks)
+    opt = make_optimizer(optimizer, nets.params.values(), lr, capturable=graph)
+    total = start_iteration + iterations
+    orders = torch.stack([batch_order(s, len(data.x_train), batch_size, total)[start_iteration:] for s in seeds], 1)
+    orders = orders if stacked else orders[:, 0]  # one network: its own batch, its loss a scalar
+    dtype = next(iter(nets.params.values())).dtype
+    step_losses = torch.empty(len(seeds), iterations, device=device, dtype=dtype)
+    recorder = Recorder(data, nets.logits, eval_every, start_iteration, iterations, step_losses, progress)
+    ones = torch.ones(len(seeds) if stacked else (), device=device, dtype=dtype)  # d(sum of losses) / d(each)
+
+    def one_step(idx: torch.Tensor) -> torch.Tensor:
+        """One optimiser step of every network on its own batch (row of ``idx``); pruned weights get no gradient."""
+        losses = nets.losses(data.x_train[idx], data.y_train[idx])
+        opt.zero_grad(set_to_none=True)
+        losses.backward(ones)
+        for p, keep in pairs:
+            p.grad.mul_(keep)
+        opt.step()
+        return losses.detach()
+
+    run_step = step_runner(one_step, orders.to(device), graph=graph)
+    wanted = {int(i) for i in snapshot_at}
+    snapshots: list[dict[int, State]] = [{} for _ in seeds]
+    for step in range(iterations + 1):
+        if start_iteration + step in wanted:
+            for i, snaps in enumerate(snapshots):
+                snaps[start_iteration + step] = nets.state(i)
+        if step < iterations:
+            step_losses[:, step] = run_step(step)
+            if recorder.due(step):
+                recorder.evaluate(step)
+    nets.finish()
+    return recorder.histories(snapshots)
+
+
+def train(model: nn.Module, data: Dataset, *, mask: Mask | None = None, iterations: int, batch_size: int, lr: float,
+          optimizer: str = "adam", eval_every: int = 100, seed: int = 0, snapshot_at: Iterable[int] = (),
+          progress: bool = True, start_iteration: int = 0, cuda_graph: bool | None = None) -> History:
     """Train ``model`` in place on ``data`` with the pruned weights held at exactly zero.
 
     The mask zeroes pruned weights once, then every gradient of a pruned weight before each
@@ -227,59 +252,29 @@ def train(
     ``iterations`` = the end) whose weights are kept in ``History.snapshots``. ``start_iteration``
     numbers the run from k and continues the seed's data order from there (rewinding to θk).
     A non-finite loss raises ``ValueError`` naming the iteration. On a CUDA device the step is
-    replayed from a CUDA graph unless ``cuda_graph=False`` (see :mod:`lottery_core.steps`).
+    replayed from a CUDA graph unless ``cuda_graph=False`` (see :mod:`lottery_core.cuda_graph`).
     """
-    if iterations < 1:
-        raise ValueError(f"iterations must be at least 1, got {iterations}")
-    device = data.device
-    graph = use_cuda_graph(cuda_graph, device, iterations)
-    model.to(device).train()
-    if mask is not None:
-        mask = mask.to(device)
-        mask.apply(model)
-    pairs = _masked_pairs(model, mask)
-    opt = make_optimizer(optimizer, model.parameters(), lr, capturable=graph)
-    order = batch_order(seed, len(data.x_train), batch_size, start_iteration + iterations, device)
-    order = order[start_iteration:]
-    step_losses = torch.empty(iterations, device=device)
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        model.eval()
-        out = model(x)
-        model.train()
-        return out
-
-    recorder = Recorder(data, forward, eval_every, start_iteration, iterations, step_losses, progress)
-    wanted = {int(i) for i in snapshot_at}
-    snapshots: dict[int, dict] = {}
-    def one_step(idx: torch.Tensor) -> torch.Tensor:
-        """One optimiser step on the batch ``idx``; gradients of pruned weights are zeroed first."""
-        loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        for p, m in pairs:
-            p.grad.mul_(m)
-        opt.step()
-        return loss.detach()
-
-    run_step = step_runner(one_step, order, graph=graph)
-    for step in range(iterations):
-        if start_iteration + step in wanted:
-            snapshots[start_iteration + step] = snapshot(model)
-        step_losses[step] = run_step(step)
-        if recorder.due(step):
-            recorder.evaluate(step)
-    if start_iteration + iterations in wanted:
-        snapshots[start_iteration + iterations] = snapshot(model)
-    return recorder.histories([snapshots])[0]
+    return _fit([model], [mask], [seed], data, stacked=False, iterations=iterations, batch_size=batch_size, lr=lr,
+                optimizer=optimizer, eval_every=eval_every, snapshot_at=snapshot_at, progress=progress,
+                start_iteration=start_iteration, cuda_graph=cuda_graph)[0]
 
 
-def _progress_bar(total: int, progress: bool | str):
-    """A tqdm bar: ``True`` picks the notebook or terminal bar, ``"text"`` forces text mode."""
-    if not progress:
-        return None
-    if progress == "text":
-        from tqdm import tqdm
-    else:
-        from tqdm.auto import tqdm
-    return tqdm(total=total, unit="it", leave=False)
+def train_batched(models: Sequence[nn.Module], data: Dataset, *, masks: Sequence[Mask | None] | None = None,
+                  seeds: Sequence[int], iterations: int, batch_size: int, lr: float, optimizer: str = "adam",
+                  eval_every: int = 100, snapshot_at: Iterable[int] = (), progress: bool = True,
+                  start_iteration: int = 0, cuda_graph: bool | None = None) -> list[History]:
+    """Train every model of ``models`` (same architecture) as :func:`train` would train it alone
+    with ``seeds[i]`` and ``masks[i]``, all in one stacked run; the models are updated in place.
+
+    Returns one :class:`~lottery_core.History` per model. Results match separate ``train`` runs up
+    to floating-point summation order. ``cuda_graph`` as for :func:`train`.
+    """
+    n = len(models)
+    masks = list(masks) if masks is not None else [None] * n
+    if n == 0:
+        raise ValueError("train_batched needs at least one model")
+    if len(seeds) != n or len(masks) != n:
+        raise ValueError(f"got {n} models but {len(seeds)} seeds and {len(masks)} masks")
+    return _fit(models, masks, seeds, data, stacked=True, iterations=iterations, batch_size=batch_size, lr=lr,
+                optimizer=optimizer, eval_every=eval_every, snapshot_at=snapshot_at, progress=progress,
+                start_iteration=start_iteration, cuda_graph=cuda_graph)

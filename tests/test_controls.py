@@ -1,4 +1,4 @@
-"""Control initialisations (chapters 4 and 6), train_controls, and atomic checkpoint writes."""
+"""controls.py: the control initialisations trained beside a ticket (chapters 4 and 6)."""
 
 from __future__ import annotations
 
@@ -106,38 +106,9 @@ def test_sign_controls_keep_the_tickets_signs(ticket):
         assert not torch.equal(after, before)
 
 
-def test_unknown_control_names_the_valid_ones(ticket):
+def test_one_check_names_unknown_controls_wherever_they_are_given(ticket, data):
+    assert lc.check_controls(None) == [] and lc.check_controls("reinit") == ["reinit"]
     with pytest.raises(ValueError, match="unknown control 'reinit_xyz'.*reinit_layer_scaled"):
         init("reinit_xyz", ticket)
-
-
-def test_train_controls_reproduces_the_controls_run_imp_trains(data):
-    with_control = lc.run_imp(CFG, rounds=2, seeds=[0, 1], control="reinit", data=data, verbose=False)
-    tickets_only = lc.run_imp(CFG, rounds=2, seeds=[0, 1], data=data, verbose=False)
-    frame = lc.train_controls(tickets_only, ["reinit", "sign_shuffle"], rounds=[1, 2], data=data, verbose=False)
-    assert sorted(frame["arm"].unique()) == ["reinit", "sign_shuffle", "ticket"]
-    assert len(frame) == 2 * 2 * 3  # rounds x seeds x arms
-    for r in (1, 2):
-        for s in (0, 1):
-            a = with_control.history(r, "reinit", seed=s).to_frame()
-            b = tickets_only.history(r, "reinit", seed=s).to_frame()
-            assert list(a["iteration"]) == list(b["iteration"])
-            assert a["val_loss"].to_numpy() == pytest.approx(b["val_loss"].to_numpy(), rel=1e-4)
-    with pytest.raises(ValueError, match="not pruned rounds"):
-        lc.train_controls(tickets_only, "reinit", rounds=[0], data=data, verbose=False)
-
-
-def test_a_failed_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
-    path = tmp_path / "round_000.pt"
-    lc.atomic_save({"round": 0, "w": torch.ones(3)}, path)
-
-    def broken_save(obj, handle):
-        handle.write(b"half a file")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
-        lc.atomic_save({"round": 0, "w": torch.zeros(3)}, path)
-    monkeypatch.undo()
-    assert torch.equal(lc.safe_load(path)["w"], torch.ones(3))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["round_000.pt"]
+    with pytest.raises(ValueError, match="unknown control 'nope'; valid controls: reinit, random_prune"):
+        lc.run_imp(CFG, rounds=1, control=["reinit", "nope"], data=data, verbose=False)

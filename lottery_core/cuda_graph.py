@@ -6,9 +6,8 @@ loop). A CUDA graph records the whole step once, forward, backward, mask and opt
 replays it with a single launch (``torch.cuda.CUDAGraph``, PyTorch's "whole-network capture").
 The arithmetic is the same as the eager step's; only the launching changes.
 
-:func:`step_runner` hides the difference from :func:`~lottery_core.train` and
-:func:`~lottery_core.train_batched`: both describe one step as a function of the batch's index
-tensor, and call ``run(i)`` for iteration ``i``.
+:func:`step_runner` hides the difference from the training loop, which describes one step as a
+function of the batch's index tensor and calls ``run(i)`` for iteration ``i``.
 """
 
 from __future__ import annotations
