@@ -76,3 +76,50 @@ def show_findings(lines: Sequence[str], title: str = "What this run shows") -> s
     else:
         display(Markdown(text))
     return text
+
+
+# ---- Verdict words and intervals as text (chapters 5 to 7) ----
+
+
+def interval_word(iv: Mapping[str, float], above: str = "higher", below: str = "lower",
+                  level: str = "no clear difference") -> str:
+    """The verdict a 95% interval supports: ``above`` when it lies above zero, ``below`` when below,
+    ``level`` when it contains zero (or is undefined)."""
+    low, high = iv.get("low"), iv.get("high")
+    if low is not None and math.isfinite(low) and low > 0:
+        return above
+    if high is not None and math.isfinite(high) and high < 0:
+        return below
+    return level
+
+
+def format_interval(iv: Mapping[str, float], *, scale: float = 100.0, unit: str = " points",
+                    digits: int = 1) -> str:
+    """A difference with its interval, e.g. ``+1.2 points (95% CI −0.3 to +2.7)``."""
+    def number(x: float | None) -> str:
+        return "n/a" if x is None or not math.isfinite(x) else f"{scale * x:+.{digits}f}".replace("-", "−")
+
+    return f"{number(iv['mean'])}{unit} (95% CI {number(iv.get('low'))} to {number(iv.get('high'))})"
+
+
+def format_ratio(iv: Mapping[str, float], digits: int = 2) -> str:
+    """A ratio with its interval, e.g. ``1.32× (95% CI 1.10 to 1.58)``."""
+    def number(x: float | None) -> str:
+        return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+    return f"{number(iv['mean'])}× (95% CI {number(iv.get('low'))} to {number(iv.get('high'))})"
+
+
+def by_density(per_round: Mapping[str, Mapping[str, float]], densities: Mapping[str, float], **style) -> str:
+    """``format_interval`` of each round's interval, labelled with the round's density, densest first."""
+    rounds = sorted(per_round, key=lambda r: -densities[str(r)])
+    return "; ".join(f"{format_interval(per_round[r], **style)} at {densities[str(r)]:.1%}" for r in rounds)
+
+
+def words_by_density(per_round: Mapping[str, Mapping[str, float]], densities: Mapping[str, float],
+                     **words: str) -> dict[str, list[str]]:
+    """Group the rounds' densities (as "21.6%") by the verdict word of their interval."""
+    out: dict[str, list[str]] = {}
+    for r in sorted(per_round, key=lambda r: -densities[str(r)]):
+        out.setdefault(interval_word(per_round[r], **words), []).append(f"{densities[str(r)]:.1%}")
+    return out
