@@ -90,6 +90,9 @@ __all__ = [
 
 # Chapters 5 to 7 and the conclusion: the arms of the √10 experiment, movement and RMS analysis, verdict text.
 from .analysis import (  # noqa: E402
+    arm_differences,
+    dead_units,
+    dead_units_at_rewind,
     gap_closed,
     gaussian_selection_ceiling,
     kept_init_shape,
@@ -98,20 +101,60 @@ from .analysis import (  # noqa: E402
     movement_by_seed,
     movement_null,
     movement_summary,
-    paired_differences,
     ratio_interval,
+    rms_summary,
     rms_trajectory,
     select_rounds_on_validation,
     selection_ceiling_scale,
     ticket_scales,
 )
-from .arms import ArmRun, arm_init, arm_label, rewinding_frame, scaled_arm, snapshot_schedule, train_arms  # noqa: E402
-from .report import by_density, format_interval, format_ratio, interval_word, words_by_density  # noqa: E402
+from .arms import (  # noqa: E402
+    ArmRun,
+    arm_init,
+    arm_label,
+    rewinding_curves,
+    rewinding_frame,
+    scaled_arm,
+    snapshot_schedule,
+    train_arms,
+)
+from .report import (  # noqa: E402
+    by_density,
+    format_ratio,
+    interval_text,
+    interval_word,
+    words_by_density,
+)
 
 __all__ += [
-    "ArmRun", "arm_init", "arm_label", "by_density", "format_interval", "format_ratio", "gap_closed",
-    "gaussian_selection_ceiling", "interval_word", "kept_init_shape", "kept_init_shape_by_seed", "kept_rms",
-    "movement_by_seed", "movement_null", "movement_summary", "paired_differences", "ratio_interval",
-    "rewinding_frame", "rms_trajectory", "scaled_arm", "select_rounds_on_validation", "selection_ceiling_scale",
-    "snapshot_schedule", "ticket_scales", "train_arms", "words_by_density",
+    "arm_differences",
+    "arm_init",
+    "arm_label",
+    "ArmRun",
+    "by_density",
+    "dead_units",
+    "dead_units_at_rewind",
+    "format_ratio",
+    "gap_closed",
+    "gaussian_selection_ceiling",
+    "interval_text",
+    "interval_word",
+    "kept_init_shape",
+    "kept_init_shape_by_seed",
+    "kept_rms",
+    "movement_by_seed",
+    "movement_null",
+    "movement_summary",
+    "ratio_interval",
+    "rewinding_curves",
+    "rewinding_frame",
+    "rms_summary",
+    "rms_trajectory",
+    "scaled_arm",
+    "select_rounds_on_validation",
+    "selection_ceiling_scale",
+    "snapshot_schedule",
+    "ticket_scales",
+    "train_arms",
+    "words_by_density",
 ]

@@ -273,7 +273,7 @@ def kept_init_shape(initial: Mapping[str, torch.Tensor], mask: Mapping[str, torc
     return pd.DataFrame(rows)
 
 
-def paired_differences(frame: pd.DataFrame, arms: Sequence[str], reference: str, *,
+def arm_differences(frame: pd.DataFrame, arms: Sequence[str], reference: str, *,
                        metric: str = "early_stop_test_acc", by: Sequence[str] = ("round",),
                        confidence: float = 0.95) -> pd.DataFrame:
     """For tidy ``frame`` (columns ``seed``, ``arm``, ``metric`` and ``by``): per group and arm, the
@@ -288,8 +288,8 @@ def paired_differences(frame: pd.DataFrame, arms: Sequence[str], reference: str,
             iv = paired_interval(pair[arm].to_numpy(), pair[reference].to_numpy(), confidence)
             rows.append(dict(zip(by, group)) | {"arm": arm, "reference": reference} | iv)
     out = pd.DataFrame(rows)
-    if "density" in frame:
-        density = frame.groupby(list(by))["density"].mean()
+    if "density" in frame:  # the compared arms' density (a dense reference does not dilute it)
+        density = frame[frame["arm"].isin(arms)].groupby(list(by))["density"].mean()
         out["density"] = [density.loc[tuple(r) if len(by) > 1 else r[0]] for r in out[list(by)].to_numpy()]
     return out
 
@@ -390,3 +390,60 @@ def ticket_scales(result, rounds: Sequence[int] | None = None) -> pd.DataFrame:
             t["sample_scale"] = t["all_init_rms"] / t["dense_std"]
             frames.append(t.assign(round=r, seed=s, overall_density=mask.density()))
     return pd.concat(frames, ignore_index=True)
+
+
+def rms_summary(rms: pd.DataFrame, *, reference: str = "ticket", confidence: float = 0.95) -> pd.DataFrame:
+    """Per round, arm and layer of :func:`rms_trajectory` rows (with ``round``, ``seed`` and ``arm``):
+    the kept weights' RMS at the first and last snapshot in units of the dense σ (means over seeds),
+    σ/sqrt(d) in the same units, the growth RMS_T / RMS_0 and the movement RMS(θT − θ0) relative to
+    ``reference`` arm's, each as a geometric mean over seeds with its t interval (:func:`ratio_interval`)."""
+    first, last = rms["iteration"].min(), rms["iteration"].max()
+    ends = rms[rms["iteration"].isin([first, last])].pivot_table(
+        index=["round", "arm", "layer", "seed"], columns="iteration", values=["rms", "moved"], aggfunc="first")
+    meta = rms.groupby(["round", "layer"])[["density", "sigma", "sigma_d"]].mean()
+    rows = []
+    for (r, arm, layer), g in ends.groupby(level=["round", "arm", "layer"], sort=False):
+        sigma = meta.loc[(r, layer), "sigma"]
+        ref = ends.loc[(r, reference, layer)]
+        seeds = g.index.get_level_values("seed")
+        rows.append({
+            "round": r, "arm": arm, "layer": layer, "density": meta.loc[(r, layer), "density"],
+            "initial": g[("rms", first)].mean() / sigma, "final": g[("rms", last)].mean() / sigma,
+            "sigma_d": meta.loc[(r, layer), "sigma_d"] / sigma, "moved": g[("moved", last)].mean() / sigma,
+            "growth": ratio_interval(g[("rms", last)].to_numpy(), g[("rms", first)].to_numpy(), confidence),
+            "moved_vs_reference": ratio_interval(g[("moved", last)].to_numpy(),
+                                                 ref.loc[seeds, ("moved", last)].to_numpy(), confidence),
+        })
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def dead_units(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Per ReLU layer of ``model``, the share of units that output zero for every example of ``x``: such a
+    unit passes no gradient to its incoming weights (chapter 7, at the rewinding point θk)."""
+    outputs: list[torch.Tensor] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+             for m in model.modules() if isinstance(m, torch.nn.ReLU)]
+    try:
+        model.eval()(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return {f"hidden {i + 1}": float((out.flatten(2).amax(-1) if out.ndim > 2 else out).amax(0).le(0).float().mean())
+            for i, out in enumerate(outputs)}
+
+
+def dead_units_at_rewind(runs: Mapping[tuple[str, int], object], data) -> pd.DataFrame:
+    """:func:`dead_units` of every run's rewind point θk (θ0 for k = 0) on the training inputs, mean over
+    the run's seeds: one row per (setting, k) key of ``runs``, one column per hidden layer."""
+    from .models import build_model
+
+    rows = {}
+    for key, result in runs.items():
+        shares = []
+        for s in result.seeds:
+            model = build_model(result.config.model, data.input_shape, data.num_classes, seed=s).to(data.device)
+            model.load_state_dict(result.rewind_state(s))
+            shares.append(dead_units(model, data.x_train))
+        rows[key] = pd.DataFrame(shares).mean()
+    return pd.DataFrame(rows).T.rename_axis(["setting", "k"])

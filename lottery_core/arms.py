@@ -247,3 +247,19 @@ def rewinding_frame(runs: Mapping[tuple[str, int], object], round: int, *, data,
             part = pd.concat([part, trained.frame], ignore_index=True)
         frames.append(part.assign(setting=setting, k=k))
     return pd.concat(frames, ignore_index=True)
+
+
+def rewinding_curves(runs: Mapping[tuple[str, int], object], rounds: int) -> pd.DataFrame:
+    """The tickets of every run in ``runs`` (keyed by (setting, k)) at rounds 0 to ``rounds``, tidy, with
+    ``arm`` naming the run: for figures of accuracy against density."""
+    frames = []
+    for (setting, k), result in runs.items():
+        long = result.to_long_frame()
+        part = long[(long["arm"] == "ticket") & (long["round"] <= rounds)]
+        frames.append(part.assign(arm=rewinding_label(setting, k)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def rewinding_label(setting: str, k: int) -> str:
+    """``"high rate, rewound to θ100"``."""
+    return f"{setting} rate, rewound to θ{k}"

@@ -158,7 +158,7 @@ def _interval_points(ax: plt.Axes, x: Sequence[float], ivs: Sequence[Mapping[str
 def plot_paired_differences(table: pd.DataFrame, *, group: str = "arm", hue: str = "density",
                             ax: plt.Axes | None = None, scale: float = 100.0, label=None,
                             xlabel: str = "difference in test accuracy (percentage points)") -> plt.Axes:
-    """Forest plot of paired differences (rows of :func:`~lottery_core.paired_differences`): one row per
+    """Forest plot of paired differences (rows of :func:`~lottery_core.arm_differences`): one row per
     ``group`` value, one marker per ``hue`` value, mean with its 95% t interval; zero marked."""
     from .arms import arm_label
 
