@@ -179,7 +179,7 @@ def plot_paired_differences(table: pd.DataFrame, *, group: str = "arm", hue: str
     ax.invert_yaxis()
     ax.set(xlabel=xlabel, ylabel="")
     if hues != [None]:
-        ax.legend(fontsize=8, title="mean and 95% t interval over seeds", title_fontsize=8)
+        ax.legend(fontsize=8, title="mean and 95% t interval over seeds", title_fontsize=8, loc="best")
     return ax
 
 
@@ -197,7 +197,8 @@ def plot_movement_ratios(summary: pd.DataFrame, labels: Mapping[str, str]) -> np
             _interval_points(ax, x + dx, part[col].tolist(), color=colour, label=name)
         ax.axhline(1, color="0.3", lw=1)
         ax.set_xticks(x, [labels.get(k, k) for k in part["layer"]], fontsize=8)
-        ax.set(yscale="log", title=f"ticket of round {r}", ylabel="mean |θT − θ0|, kept over pruned")
+        ax.set(yscale="log", title=f"ticket of round {r}", ylabel="mean |θT − θ0|, kept over pruned (log)")
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
     axes[0][0].legend(fontsize=8)
     return axes[0]
 
@@ -271,9 +272,10 @@ def plot_rms_over_training(rms: pd.DataFrame, labels: Mapping[str, str], *, arms
                      marker="o", errorbar="sd", ax=ax, legend=ax is axes[0][0])
         ax.axhline(1, color="0.4", ls=":", lw=1.2)
         ax.axhline(1 / np.sqrt(part["density"].mean()), color="0.2", ls="--", lw=1.2)
-        ax.set(xscale="symlog", yscale="log", title=f"{labels[key]}, {part['density'].mean():.1%} kept",
-               xlabel="training iteration (symlog)", ylabel="RMS of kept weights / dense Glorot σ")
-        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(plt.NullFormatter())
+        steps = sorted(i for i in part["iteration"].unique() if i > 0)
+        ax.set_xscale("symlog", linthresh=steps[0] if steps else 1)
+        ax.set(xlim=(0, None), title=f"{labels[key]}, {part['density'].mean():.1%} kept",
+               xlabel="training iteration (linear to the first snapshot, then log)",
+               ylabel="RMS of kept weights / dense Glorot σ")
     axes[0][0].legend(fontsize=7, title="dotted: σ, dashed: σ/√d", title_fontsize=7)
     return axes[0]

@@ -217,6 +217,10 @@ def rms_columns(table: Any, labels: Mapping[str, str]) -> Any:
     return out.rename_axis("arm")
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _accuracy(frame: Any) -> dict:
     stats = frame.groupby(["arm", "round"])[["early_stop_test_acc", "early_stop_iteration"]].agg(["mean", "std"])
     out: dict = {}
@@ -250,10 +254,12 @@ def sqrt10_metrics(*, config: Any, seeds: Sequence[int], scales: Any, target_rou
     target = scales[scales["round"] == target_round].groupby("layer", sort=False).mean(numeric_only=True)
     columns = ["fan_in", "fan_out", "density", "dense_std", "subnetwork_std", "predicted_scale", "kept_init_rms",
                "all_init_rms", "measured_scale", "ceiling_scale", "share_of_predicted_log"]
+    shared = pruned[pruned["arm"] == "ticket"].groupby("round")["early_stop_test_acc"].mean()
     return plain({
         "config": config.to_dict(), "seeds": list(seeds), "tested_rounds": list(tested),
         "density": {str(r): d for r, d in run.frame.groupby("round")["density"].mean().items()},
         "validation_lead": {str(r): v for r, v in (means["ticket"] - means["reinit"]).items()},
+        "shared_ticket_acc": {str(r): shared[r] for r in tested},
         "arms": list(dict.fromkeys(run.frame["arm"])), "accuracy": _accuracy(run.frame),
         "vs_ticket": nested_intervals(vs_ticket), "vs_reinit": nested_intervals(vs_reinit), "gap_closed": closed,
         "target_round": target_round, "layers": [labels[k] for k in target.index],
@@ -280,7 +286,8 @@ def sqrt10_findings(m: Mapping[str, Any]) -> list[str]:
         lines.append("The review's proposal, the ticket's θ0 × 1/√d per layer: "
                      + "; ".join(f"{w} at {', '.join(ds)}" for w, ds in words.items()) + " (95% intervals).")
     for title, key in (("the ticket", "vs_ticket"), ("random reinitialisation", "vs_reinit")):
-        lines += [f"{arm_label(arm)} − {title}: {by_density(ivs, d)}." for arm, ivs in m[key].items()]
+        lines += [f"{_capital(arm_label(arm))} − {title}: {by_density(m[key][arm], d)}."
+                  for arm in m["arms"] if arm in m[key]]
     lines.append("Share of the ticket's lead over random reinitialisation recovered, pooled over the tested densities "
                  "(95% paired bootstrap): " + "; ".join(f"{arm_label(a)} {v['mean']:.0%} ({v['low']:.0%} to "
                                                        f"{v['high']:.0%})" for a, v in m["gap_closed"].items()) + ".")
@@ -291,9 +298,10 @@ def sqrt10_findings(m: Mapping[str, Any]) -> list[str]:
                  + f" ({', '.join(m['layers'])}); no mask can exceed {m['ceiling_at_10pct']:.2f} at 10% density.")
     rms = m["rms"][str(m["rms_round"])]
     for arm in [a for a in ("ticket", full) if a in rms]:
-        lines.append(f"{arm_label(arm)} at {d[str(m['rms_round'])]:.1%}, kept-weight RMS / σ from start to end of "
-                     "training: " + "; ".join(f"{k.split(' (')[0]} {v['initial']:.2f} → {v['final']:.2f} (σ/√d "
-                                              f"{v['sigma_d']:.2f})" for k, v in rms[arm].items()) + ".")
+        layers = "; ".join(f"{k.split(' (')[0]} {v['initial']:.2f} → {v['final']:.2f} (σ/√d {v['sigma_d']:.2f})"
+                           for k, v in rms[arm].items())
+        lines.append(f"{_capital(arm_label(arm))} at {d[str(m['rms_round'])]:.1%}, kept-weight RMS / σ from start "
+                     f"to end of training: {layers}.")
     if full in rms:
         lines.append("Movement RMS(θT − θ0) of the kept weights, ticket × 1/√d over the ticket: "
                      + "; ".join(f"{k.split(' (')[0]} {format_ratio(v['moved_vs_ticket'])}"
@@ -430,3 +438,132 @@ def rewinding_table(frame: Any, margins: Any, vs_dense: Any) -> Any:
                      "reinit (%)": f"{100 * means[(s, k, 'reinit')]:.1f}", "ticket − reinit": _bracket(m),
                      "ticket − dense": _bracket(d.loc["ticket"]), "reinit − dense": _bracket(d.loc["reinit"])})
     return pd.DataFrame(rows).set_index("run")
+
+
+# ---- The conclusion: every chapter's metrics, running the chapters that are missing ----
+
+BOOK_CHAPTERS = {
+    "01_dense_baseline": "Chapter 1: the dense baseline",
+    "02_pruning_and_masks": "Chapter 2: pruning and masks",
+    "03_winning_tickets": "Chapter 3: winning tickets",
+    "04_random_reinit": "Chapter 4: is it the initialisation?",
+    "05_weight_movement": "Chapter 5: inside a winning ticket",
+    "06_sqrt10_magnitude": "Chapter 6: the √10 argument",
+    "07_rewinding": "Chapter 7: rewinding and the learning rate",
+}
+
+
+def read_available_metrics(folder: str | os.PathLike, chapters: Sequence[str]) -> dict[str, dict]:
+    """The metrics of those ``chapters`` that wrote ``<folder>/<chapter>.json``; unreadable files count as
+    missing."""
+    found = {}
+    for chapter in chapters:
+        path = Path(folder) / f"{chapter}.json"
+        try:
+            found[chapter] = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+    return found
+
+
+def run_chapters(chapters: Sequence[str], notebooks_dir: str | os.PathLike, metrics_dir: str | os.PathLike,
+                 parameters: Mapping[str, Any] | None = None) -> list[str]:
+    """Execute the notebooks ``<notebooks_dir>/<chapter>.ipynb`` one after the other with papermill, each
+    writing its metrics to ``<metrics_dir>/<chapter>.json``; the executed copies go to
+    ``<metrics_dir>/../executed``. A chapter that fails is reported in one line and skipped. Returns the
+    chapters that ran to the end."""
+    import papermill
+
+    notebooks, metrics = Path(notebooks_dir).resolve(), Path(metrics_dir).resolve()
+    executed = metrics.parent / "executed"
+    executed.mkdir(parents=True, exist_ok=True)
+    done = []
+    for chapter in chapters:
+        print(f"running {chapter}.ipynb ...", flush=True)
+        try:
+            papermill.execute_notebook(
+                str(notebooks / f"{chapter}.ipynb"), str(executed / f"{chapter}.ipynb"),
+                parameters={"metrics_path": str(metrics / f"{chapter}.json"), **(parameters or {})},
+                cwd=str(notebooks), progress_bar=False)
+        except Exception as error:  # a failed chapter is named, not raised: the page goes on with the rest
+            reason = getattr(error, "ename", type(error).__name__)
+            detail = getattr(error, "evalue", str(error)).strip().splitlines()
+            print(f"{chapter} stopped with {reason}: {detail[-1] if detail else ''}", flush=True)
+        else:
+            done.append(chapter)
+    return done
+
+
+def gather_metrics(chapters: Sequence[str], *, metrics_dir: str | os.PathLike | None = None,
+                   notebooks_dir: str | os.PathLike | None = None, run_missing: bool = True,
+                   parameters: Mapping[str, Any] | None = None) -> tuple[dict[str, dict], list[str]]:
+    """Every chapter's metrics for a summary page, and the chapters still missing.
+
+    Reads ``<metrics_dir>/<chapter>.json`` (default: the folder of :func:`metrics_path`). When some are
+    missing, ``run_missing`` is set and their notebooks sit in ``notebooks_dir``, runs them first
+    (:func:`run_chapters`). Whatever is still missing is named in a short message, never a traceback.
+    """
+    folder = Path(metrics_dir) if metrics_dir is not None else metrics_path("any").parent
+    found = read_available_metrics(folder, chapters)
+    missing = [c for c in chapters if c not in found]
+    here = Path(notebooks_dir) if notebooks_dir is not None else None
+    runnable = [c for c in missing if here is not None and (here / f"{c}.ipynb").is_file()]
+    if missing and run_missing and runnable:
+        print(f"{len(runnable)} chapter(s) have no metrics in {folder} yet; running them first.", flush=True)
+        run_chapters(runnable, here, folder, parameters)
+        found |= read_available_metrics(folder, runnable)
+        missing = [c for c in chapters if c not in found]
+    if missing:
+        print(missing_message(missing, folder), flush=True)
+    return found, missing
+
+
+def missing_message(missing: Sequence[str], folder: str | os.PathLike) -> str:
+    """Which chapters to run before a summary page can show their results."""
+    names = ", ".join(f"{BOOK_CHAPTERS.get(c, c).split(':')[0]} ({c}.ipynb)" for c in missing)
+    return (f"No results yet from {names} in {folder}. Run those notebooks first (each writes its metrics in its "
+            "last cell); a chapter notebook in the folder of this page is run by the page itself. The sections "
+            "below show what is there.")
+
+
+def show_chapter_findings(metrics: Mapping[str, Mapping], chapters: Mapping[str, str] = BOOK_CHAPTERS) -> str:
+    """One "what this run shows" block per chapter, from the ``findings`` its metrics carry; a chapter
+    without metrics or without findings says so. Returns the Markdown shown."""
+    texts = []
+    for chapter, title in chapters.items():
+        if chapter not in metrics:
+            lines = ["Not run yet: no metrics from this chapter."]
+        else:
+            lines = list(metrics[chapter].get("findings") or ["Its metrics carry no findings block."])
+        texts.append(show_findings(lines, title=title))
+    return "\n\n".join(texts)
+
+
+def seed_question_table(m6: Mapping[str, Any] | None) -> Any:
+    """The conclusion's table of chapter 6's experiment from its metrics: a row per comparison (each arm
+    against the ticket, the rescaled reinitialisations against plain reinit), a column per tested density,
+    mean and 95% interval in percentage points. Without chapter 6's metrics, a note saying so."""
+    import pandas as pd
+
+    from .arms import arm_label
+
+    if not m6:
+        print("Chapter 6 has not been run, so there is no experiment to show here.")
+        return None
+    d = m6["density"]
+    rows = {}
+    for key, reference in (("vs_ticket", "ticket"), ("vs_reinit", "reinit")):
+        for arm in [a for a in m6["arms"] if a in m6[key]]:
+            per_round = m6[key][arm]
+            rows[f"{arm_label(arm)} − {arm_label(reference)}"] = {
+                f"{d[r]:.1%} of weights": _bracket(iv) for r, iv in sorted(per_round.items(), key=lambda x: -d[x[0]])}
+    return pd.DataFrame(rows).T.rename_axis("chapter 6, test accuracy difference (points) [95% interval]")
+
+
+def seed_question_metrics(m6: Mapping[str, Any] | None) -> dict | None:
+    """What the conclusion records of chapter 6: the verdict of each arm against the ticket per density."""
+    if not m6:
+        return None
+    words = {"above": "higher", "below": "lower", "level": "no clear difference"}
+    return {arm: words_by_density(per_round, m6["density"], above=words["above"], below=words["below"],
+                                  level=words["level"]) for arm, per_round in m6["vs_ticket"].items()}

@@ -27,10 +27,10 @@ CHAPTER_TEST_PARAMETERS = {
     "02_pruning_and_masks": {"seeds": [0, 1], "rates": [0.0, 0.2, 0.5, 0.8, 0.95], "random_draws": 2},
     "03_winning_tickets": {"rounds": 3, "seeds": [0, 1]},
     "04_random_reinit": {"rounds": 3, "seeds": [0, 1]},
-    "05_weight_movement": {"rounds": 3, "seeds": [0, 1], "movement_rounds": [1, 3]},
-    "06_sqrt10_magnitude": {"rounds": 3, "seeds": [0, 1], "test_rounds": [1, 3]},
-    "07_rewinding": {"rounds": 3, "shared_rounds": 3, "seeds": [0, 1], "rewind_iterations": [0, 50],
-                     "high_lr": 3e-2, "high_lr_iterations": None, "target_density": 0.211},
+    "05_weight_movement": {"rounds": 3, "seeds": [0, 1], "movement_rounds": [2, 3]},
+    "06_sqrt10_magnitude": {"rounds": 3, "seeds": [0, 1], "n_densities": 2},
+    "07_rewinding": {"rounds": 3, "shared_rounds": 3, "seeds": [0, 1], "rewind_iteration": 20, "high_lr": 3e-2,
+                     "rewind_at_default_rate": True},
 }
 
 
