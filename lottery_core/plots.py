@@ -247,6 +247,8 @@ def plot_selection_ceiling(scales: pd.DataFrame, labels: Mapping[str, str]) -> n
         ax.set(xscale="log", yscale="log", title=labels[key], xlabel="% of the layer's weights remaining (log)",
                ylabel="initial scale / dense Glorot σ (log)")
         ax.invert_xaxis()
+        ax.set_xticks([t for t in (100, 50, 20, 10, 5, 2, 1) if 100 * grid.min() <= t <= 100])
+        ax.set_yticks([t for t in (1, 1.5, 2, 3, 4, 6, 8) if t <= 1.05 / np.sqrt(grid.min())])
         for axis in (ax.xaxis, ax.yaxis):
             axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
             axis.set_minor_formatter(plt.NullFormatter())
@@ -275,7 +277,7 @@ def plot_rms_over_training(rms: pd.DataFrame, labels: Mapping[str, str], *, arms
         steps = sorted(i for i in part["iteration"].unique() if i > 0)
         ax.set_xscale("symlog", linthresh=steps[0] if steps else 1)
         ax.set(xlim=(0, None), title=f"{labels[key]}, {part['density'].mean():.1%} kept",
-               xlabel="training iteration (linear to the first snapshot, then log)",
+               xlabel="training iteration (symlog)",
                ylabel="RMS of kept weights / dense Glorot σ")
     axes[0][0].legend(fontsize=7, title="dotted: σ, dashed: σ/√d", title_fontsize=7)
     return axes[0]
