@@ -37,16 +37,9 @@ from .masks import Mask
 State = dict[str, torch.Tensor]
 SCALED_PREFIX = "ticket_scaled_"
 TICKET_ARMS = ("ticket", "ticket_random_signs", "ticket_shuffled")
-ARM_LABELS = {
-    "ticket": "winning ticket (θ0)",
+ARM_LABELS = {  # the arms defined here; the controls' labels are lottery_core.plots.ARM_LABELS
     "ticket_random_signs": "ticket |θ0|, random signs",
     "ticket_shuffled": "ticket θ0 values, shuffled positions",
-    "reinit": "random reinitialisation",
-    "reinit_layer_scaled": "reinit × 1/√d per layer",
-    "reinit_neuron_scaled": "reinit, per-neuron sparse Glorot",
-    "random_prune": "random pruning",
-    "sign_constant": "ticket signs, constant magnitude",
-    "sign_shuffle": "ticket signs, shuffled magnitudes",
 }
 
 
@@ -70,7 +63,9 @@ def arm_label(name: str) -> str:
     if alpha is not None and name != "ticket":
         power = {0.5: "½", 1.0: ""}.get(alpha, f"^{alpha:g}")
         return f"ticket × (1/√d){power}" if power else "ticket × 1/√d"
-    return ARM_LABELS.get(name, name)
+    from .plots import ARM_LABELS as CONTROL_LABELS  # imported late: plots pulls in matplotlib
+
+    return ARM_LABELS.get(name) or CONTROL_LABELS.get(name, name)
 
 
 def check_arm(name: str) -> None:
