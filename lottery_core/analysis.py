@@ -269,3 +269,293 @@ def last_within(differences: pd.DataFrame, tolerance: float, *, by: str = "round
             break
         last = row[by]
     return last.item() if hasattr(last, "item") else last
+# ---- Chapters 5 and 6: selection null for weight movement, kept-weight RMS over training, arm intervals ----
+
+
+def gaussian_selection_ceiling(density: float) -> float:
+    """The largest RMS, in units of σ, that keeping a fraction ``density`` of N(0, σ²) weights can give:
+    keep those with |w| > σt, t = Φ⁻¹(1 − d/2); then E[w² | |w| > σt] / σ² = 1 + 2tφ(t)/d < 1/d."""
+    from statistics import NormalDist
+
+    if not 0.0 < density <= 1.0:
+        raise ValueError(f"density must be in (0, 1], got {density}")
+    if density == 1.0:
+        return 1.0
+    t = NormalDist().inv_cdf(1 - density / 2)
+    return math.sqrt(1 + 2 * t * NormalDist().pdf(t) / density)
+
+
+def selection_ceiling_scale(w0: torch.Tensor, keep: torch.Tensor, dense_std: float) -> float:
+    """RMS of the largest-|w0| weights, as many as ``keep`` keeps, over ``dense_std``: the most any mask
+    of that size could select from these initial weights."""
+    k = int(keep.sum())
+    top = w0.detach().abs().flatten().float().topk(k).values
+    return top.pow(2).mean().sqrt().item() / dense_std if k else float("nan")
+
+
+def kept_rms(state: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """Per layer, the root-mean-square of the weights ``mask`` keeps."""
+    return {k: state[k].detach().float().cpu()[m.bool().cpu()].pow(2).mean().sqrt().item() for k, m in mask.items()}
+
+
+def rms_trajectory(snapshots: Mapping[int, Mapping[str, torch.Tensor]],
+                   mask: Mapping[str, torch.Tensor]) -> pd.DataFrame:
+    """The kept weights of one training run, per layer and snapshot iteration: their RMS, the RMS of
+    their change since the first snapshot (``moved``), the layer density, the dense Glorot σ and
+    σ/sqrt(d) (the review's reading of Appendix F.5: do they grow toward σ/sqrt(d)?)."""
+    iterations = sorted(snapshots)
+    first = snapshots[iterations[0]]
+    rows = []
+    for key, m in mask.items():
+        m = m.bool().cpu()
+        fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(m)
+        sigma, density = xavier_std(fan_in, fan_out), m.float().mean().item()
+        w0 = first[key].detach().float().cpu()[m]
+        for it in iterations:
+            w = snapshots[it][key].detach().float().cpu()[m]
+            rows.append({"layer": key, "iteration": it, "rms": w.pow(2).mean().sqrt().item(),
+                         "moved": (w - w0).pow(2).mean().sqrt().item(), "density": density, "sigma": sigma,
+                         "sigma_d": sigma / math.sqrt(density) if density > 0 else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def movement_null(initial: Mapping[str, torch.Tensor], final: Mapping[str, torch.Tensor],
+                  mask: Mapping[str, torch.Tensor], *, bins: int = 20) -> pd.DataFrame:
+    """Weight movement |θT − θ0| of kept against pruned weights, with the selection by |θT| removed.
+
+    A magnitude mask keeps weights that are large at the end, and a weight that ends large has, on
+    average, moved further: part of "kept weights moved more" (Appendix F.5) is selection. Per layer,
+    the weights are binned by |θT| (``bins`` quantile bins); each kept weight is compared with the
+    pruned weights of its own bin. ``matched_pruned`` is the mean movement the kept weights would have
+    if they moved like pruned weights of the same final size; ``coverage`` is the share of kept
+    weights whose bin holds pruned weights (the others are left out of the matched numbers).
+    ``away_*``: the share with |θT| > |θ0| (moved away from zero), raw and matched likewise.
+    """
+    rows = []
+    for key, m in mask.items():
+        m = m.bool().cpu().flatten()
+        w0 = initial[key].detach().float().cpu().flatten()
+        wt = final[key].detach().float().cpu().flatten()
+        move, away = (wt - w0).abs(), (wt.abs() > w0.abs()).float()
+        edges = torch.quantile(wt.abs(), torch.linspace(0, 1, bins + 1)[1:-1])
+        b = torch.bucketize(wt.abs(), edges)
+        counts = torch.bincount(b[~m], minlength=bins).float()
+        move_bin = torch.bincount(b[~m], weights=move[~m], minlength=bins) / counts.clamp_min(1)
+        away_bin = torch.bincount(b[~m], weights=away[~m], minlength=bins) / counts.clamp_min(1)
+        covered = m & (counts[b] > 0)
+        rows.append({
+            "layer": key, "kept": int(m.sum()), "pruned": int((~m).sum()),
+            "kept_mean": move[m].mean().item(), "pruned_mean": move[~m].mean().item(),
+            "coverage": covered.sum().item() / max(int(m.sum()), 1),
+            "kept_mean_covered": move[covered].mean().item() if covered.any() else float("nan"),
+            "matched_pruned": move_bin[b[covered]].mean().item() if covered.any() else float("nan"),
+            "away_kept": away[m].mean().item(), "away_pruned": away[~m].mean().item(),
+            "away_kept_covered": away[covered].mean().item() if covered.any() else float("nan"),
+            "away_matched": away_bin[b[covered]].mean().item() if covered.any() else float("nan"),
+        })
+    out = pd.DataFrame(rows)
+    out["raw_ratio"] = out["kept_mean"] / out["pruned_mean"]
+    out["matched_ratio"] = out["kept_mean_covered"] / out["matched_pruned"]
+    return out
+
+
+def kept_init_shape(initial: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor], *,
+                    near_zero: float = 0.5) -> pd.DataFrame:
+    """Shape of the kept initial weights per layer, in units of the layer's Glorot σ (Appendix F.1):
+    ``near_zero_ratio`` (share with |θ0| < near_zero·σ among kept over among all: 1 = no selection),
+    ``dip_ratio`` (density at |z| < 0.25 over density at 0.75 < |z| < 1.25; a Gaussian gives 1.63, below 1
+    is a valley between two peaks), Sarle's ``bimodality`` coefficient (γ² + 1)/κ (Gaussian 1/3, above
+    5/9 suggests two modes), ``rms_ratio`` (kept over all) and ``positive`` (share of kept above zero)."""
+    rows = []
+    for key, m in mask.items():
+        w = initial[key].detach().double().cpu()
+        z_all = (w / xavier_std(*torch.nn.init._calculate_fan_in_and_fan_out(w))).flatten()
+        z = z_all[m.bool().cpu().flatten()]
+        a = z.abs()
+        centre, shoulder = (a < 0.25).double().mean() / 0.5, ((a > 0.75) & (a < 1.25)).double().mean()
+        std = (z - z.mean()) / z.std(unbiased=False)
+        rows.append({
+            "layer": key,
+            "near_zero_ratio": ((a < near_zero).double().mean() / (z_all.abs() < near_zero).double().mean()).item(),
+            "dip_ratio": (centre / shoulder).item() if shoulder > 0 else float("nan"),
+            "bimodality": ((std.pow(3).mean() ** 2 + 1) / std.pow(4).mean()).item(),
+            "rms_ratio": (z.pow(2).mean() / z_all.pow(2).mean()).sqrt().item(),
+            "positive": (z > 0).double().mean().item(),
+        })
+    return pd.DataFrame(rows)
+
+
+def arm_differences(frame: pd.DataFrame, arms: Sequence[str], reference: str, *,
+                       metric: str = "early_stop_test_acc", by: Sequence[str] = ("round",),
+                       confidence: float = 0.95) -> pd.DataFrame:
+    """For tidy ``frame`` (columns ``seed``, ``arm``, ``metric`` and ``by``): per group and arm, the
+    paired difference ``arm − reference`` over seeds with its Student-t interval
+    (:func:`paired_interval`), the group's mean density when there is a ``density`` column."""
+    wide = frame.pivot_table(index=[*by, "seed"], columns="arm", values=metric, aggfunc="first")
+    rows = []
+    for group, part in wide.groupby(level=list(range(len(by))), sort=True):
+        group = group if isinstance(group, tuple) else (group,)
+        for arm in arms:
+            pair = part[[arm, reference]].dropna()
+            iv = paired_interval(pair[arm].to_numpy(), pair[reference].to_numpy(), confidence)
+            rows.append(dict(zip(by, group)) | {"arm": arm, "reference": reference} | iv)
+    out = pd.DataFrame(rows)
+    if "density" in frame:  # the compared arms' density (a dense reference does not dilute it)
+        density = frame[frame["arm"].isin(arms)].groupby(list(by))["density"].mean()
+        out["density"] = [density.loc[tuple(r) if len(by) > 1 else r[0]] for r in out[list(by)].to_numpy()]
+    return out
+
+
+def select_rounds_on_validation(frame: pd.DataFrame, n: int, *, arm: str = "ticket", reference: str = "reinit",
+                                metric: str = "early_stop_val_acc") -> list[int]:
+    """``n`` rounds at which to test further arms, chosen on validation accuracy only: the pruned
+    rounds of tidy ``frame`` (an IMP run's ``to_long_frame()``) are split into ``n`` consecutive groups
+    along the pruning path, and each group gives the round where ``arm`` leads ``reference`` most
+    (mean over seeds of ``metric``). Rounds at which ``reference`` did not train are left out."""
+    pruned = frame[frame["round"] > 0]
+    means = pruned.groupby(["round", "arm"])[metric].mean().unstack("arm")
+    lead = (means[arm] - means[reference]).dropna().sort_index()  # rounds where the reference trained
+    if not 1 <= n <= len(lead):
+        raise ValueError(f"n must be between 1 and the {len(lead)} pruned rounds, got {n}")
+    groups = np.array_split(lead.index.to_numpy(), n)
+    return [int(lead.loc[g].idxmax()) for g in groups]
+
+
+def gap_closed(frame: pd.DataFrame, control: str, *, ticket: str = "ticket", reference: str = "reinit",
+               metric: str = "early_stop_test_acc", n_boot: int = 4000, seed: int = 0,
+               confidence: float = 0.95) -> dict[str, float]:
+    """Share of the ticket's lead over ``reference`` that ``control`` closes, pooled over the rounds of
+    tidy ``frame``: Σ(control − reference) / Σ(ticket − reference) of the means over seeds, with a
+    paired bootstrap over seeds (percentile interval; each draw resamples whole seeds, all rounds and
+    arms together). 0: no better than ``reference``; 1: as good as the ticket."""
+    wide = frame.pivot_table(index="seed", columns=["arm", "round"], values=metric, aggfunc="first")
+    num = (wide[control] - wide[reference]).to_numpy()
+    den = (wide[ticket] - wide[reference]).to_numpy()
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(num), size=(n_boot, len(num)))
+    boot = num[draws].sum(axis=(1, 2)) / den[draws].sum(axis=(1, 2))
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(boot[np.isfinite(boot)], [tail, 1 - tail])
+    return {"mean": float(num.sum() / den.sum()), "low": float(low), "high": float(high), "n": len(num),
+            "lead": float(den.mean(axis=0).mean())}
+
+
+def ratio_interval(a: Sequence[float], b: Sequence[float] | None = None, confidence: float = 0.95) -> dict[str, float]:
+    """Geometric mean of the paired ratios ``a / b`` over seeds (of ``a`` when ``b`` is None) with the
+    Student-t interval of their logarithms, transformed back: ``{"mean", "low", "high", "n"}``."""
+    logs = np.log(np.asarray(a, dtype=float))
+    if b is not None:
+        logs = logs - np.log(np.asarray(b, dtype=float))
+    iv = paired_interval(logs, confidence=confidence)
+    return {k: (math.exp(v) if k != "n" and math.isfinite(v) else v) for k, v in iv.items()}
+
+
+def movement_by_seed(result, rounds: Sequence[int], *, bins: int = 20) -> pd.DataFrame:
+    """:func:`movement_null` of the dense run (θ0 → θT of round 0) against the ticket masks of ``rounds``,
+    one row per round, seed and layer. ``result`` is an :class:`~lottery_core.ImpResult`."""
+    frames = [
+        movement_null(result.initial_state(s), result.trained_state(0, s), result.mask(r, s), bins=bins)
+        .assign(round=r, seed=s)
+        for r in rounds for s in result.seeds
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def movement_summary(frame: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Per round and layer of :func:`movement_by_seed`'s rows: the kept/pruned movement ratio raw and
+    within |θT| bins (geometric means over seeds, t intervals of the logs), the share of the raw effect
+    left after matching (in log terms), and the away-from-zero shares of kept minus pruned weights, raw
+    and matched (paired t intervals). Each interval is a dict ``{"mean", "low", "high", "n"}``."""
+    rows = []
+    for (r, layer), g in frame.groupby(["round", "layer"], sort=False):
+        raw, matched = ratio_interval(g["raw_ratio"], confidence=confidence), \
+            ratio_interval(g["matched_ratio"], confidence=confidence)
+        rows.append({
+            "round": r, "layer": layer, "raw_ratio": raw, "matched_ratio": matched,
+            "share_left": math.log(matched["mean"]) / math.log(raw["mean"]) if raw["mean"] != 1 else float("nan"),
+            "coverage": float(g["coverage"].mean()),
+            "away_raw": paired_interval(g["away_kept"], g["away_pruned"], confidence),
+            "away_matched": paired_interval(g["away_kept_covered"], g["away_matched"], confidence),
+        })
+    return pd.DataFrame(rows)
+
+
+def kept_init_shape_by_seed(result, rounds: Sequence[int], *, near_zero: float = 0.5) -> pd.DataFrame:
+    """:func:`kept_init_shape` of θ0 under the ticket masks of ``rounds``, one row per round, seed and layer."""
+    frames = [kept_init_shape(result.initial_state(s), result.mask(r, s), near_zero=near_zero).assign(round=r, seed=s)
+              for r in rounds for s in result.seeds]
+    return pd.concat(frames, ignore_index=True)
+
+
+def ticket_scales(result, rounds: Sequence[int] | None = None) -> pd.DataFrame:
+    """:func:`scale_table` of every ticket of ``result`` (default: all pruned rounds), one row per round,
+    seed and layer, with ``ceiling_scale`` (:func:`selection_ceiling_scale`: the largest RMS any mask of
+    the layer's size could select from this θ0, over the dense σ) and the ticket's overall density."""
+    rounds = range(1, result.num_rounds) if rounds is None else rounds
+    frames = []
+    for r in rounds:
+        for s in result.seeds:
+            mask, theta0 = result.mask(r, s), result.initial_state(s)
+            t = scale_table(mask, theta0)
+            t["ceiling_scale"] = [selection_ceiling_scale(theta0[k], mask[k], d)
+                                  for k, d in zip(t["layer"], t["dense_std"])]
+            t["sample_scale"] = t["all_init_rms"] / t["dense_std"]
+            frames.append(t.assign(round=r, seed=s, overall_density=mask.density()))
+    return pd.concat(frames, ignore_index=True)
+
+
+def rms_summary(rms: pd.DataFrame, *, reference: str = "ticket", confidence: float = 0.95) -> pd.DataFrame:
+    """Per round, arm and layer of :func:`rms_trajectory` rows (with ``round``, ``seed`` and ``arm``):
+    the kept weights' RMS at the first and last snapshot in units of the dense σ (means over seeds),
+    σ/sqrt(d) in the same units, the growth RMS_T / RMS_0 and the movement RMS(θT − θ0) relative to
+    ``reference`` arm's, each as a geometric mean over seeds with its t interval (:func:`ratio_interval`)."""
+    first, last = rms["iteration"].min(), rms["iteration"].max()
+    ends = rms[rms["iteration"].isin([first, last])].pivot_table(
+        index=["round", "arm", "layer", "seed"], columns="iteration", values=["rms", "moved"], aggfunc="first")
+    meta = rms.groupby(["round", "layer"])[["density", "sigma", "sigma_d"]].mean()
+    rows = []
+    for (r, arm, layer), g in ends.groupby(level=["round", "arm", "layer"], sort=False):
+        sigma = meta.loc[(r, layer), "sigma"]
+        ref = ends.loc[(r, reference, layer)]
+        seeds = g.index.get_level_values("seed")
+        rows.append({
+            "round": r, "arm": arm, "layer": layer, "density": meta.loc[(r, layer), "density"],
+            "initial": g[("rms", first)].mean() / sigma, "final": g[("rms", last)].mean() / sigma,
+            "sigma_d": meta.loc[(r, layer), "sigma_d"] / sigma, "moved": g[("moved", last)].mean() / sigma,
+            "growth": ratio_interval(g[("rms", last)].to_numpy(), g[("rms", first)].to_numpy(), confidence),
+            "moved_vs_reference": ratio_interval(g[("moved", last)].to_numpy(),
+                                                 ref.loc[seeds, ("moved", last)].to_numpy(), confidence),
+        })
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def dead_units(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Per ReLU layer of ``model``, the share of units that output zero for every example of ``x``: such a
+    unit passes no gradient to its incoming weights (chapter 7, at the rewinding point θk)."""
+    outputs: list[torch.Tensor] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+             for m in model.modules() if isinstance(m, torch.nn.ReLU)]
+    try:
+        model.eval()(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return {f"hidden {i + 1}": float((out.flatten(2).amax(-1) if out.ndim > 2 else out).amax(0).le(0).float().mean())
+            for i, out in enumerate(outputs)}
+
+
+def dead_units_at_rewind(runs: Mapping[tuple[str, int], object], data) -> pd.DataFrame:
+    """:func:`dead_units` of every run's rewind point θk (θ0 for k = 0) on the training inputs, mean over
+    the run's seeds: one row per (setting, k) key of ``runs``, one column per hidden layer."""
+    from .models import build_model
+
+    rows = {}
+    for key, result in runs.items():
+        shares = []
+        for s in result.seeds:
+            model = build_model(result.config.model, data.input_shape, data.num_classes, seed=s).to(data.device)
+            model.load_state_dict(result.rewind_state(s))
+            shares.append(dead_units(model, data.x_train))
+        rows[key] = pd.DataFrame(shares).mean()
+    return pd.DataFrame(rows).T.rename_axis(["setting", "k"])

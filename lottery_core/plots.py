@@ -265,3 +265,160 @@ ARM_LABELS["one_shot"] = "one-shot pruning (rewound to θ0)"
 ARM_LABELS["magnitude"] = "magnitude pruning"
 ARM_LABELS["random"] = "random pruning"
 ARM_LABELS["global"] = "global magnitude pruning"
+def density_ticks(densities: Sequence[float]) -> list[str]:
+    """Percent labels for densities, e.g. ``['100%', '51.3%']``."""
+    return [f"{100 * d:.3g}%" for d in np.asarray(densities, dtype=float)]
+
+
+# ---- Chapters 5 to 7: movement with its selection null, initial-value shapes, scales, arms, RMS over training ----
+
+
+def layer_labels(mask: Mapping[str, torch.Tensor]) -> dict[str, str]:
+    """Readable layer names for a mask's keys: ``{"fc1.weight": "hidden 1 (40→300)", ...}``."""
+    keys = list(mask)
+    labels = {}
+    for i, key in enumerate(keys):
+        fan_out, fan_in = mask[key].shape[:2]
+        kind = "output" if i == len(keys) - 1 else f"hidden {i + 1}"
+        labels[key] = f"{kind} ({fan_in}→{fan_out})"
+    return labels
+
+
+def _interval_points(ax: plt.Axes, x: Sequence[float], ivs: Sequence[Mapping[str, float]], *, scale: float = 1.0,
+                     horizontal: bool = False, **style) -> None:
+    """Means with 95% interval bars (one per entry of ``ivs``) at positions ``x``."""
+    mean = np.array([scale * iv["mean"] for iv in ivs])
+    err = np.array([[scale * (iv["mean"] - iv["low"]), scale * (iv["high"] - iv["mean"])] for iv in ivs]).T
+    err = np.nan_to_num(err)
+    if horizontal:
+        ax.errorbar(mean, x, xerr=err, fmt="o", capsize=3, **style)
+    else:
+        ax.errorbar(x, mean, yerr=err, fmt="o", capsize=3, **style)
+
+
+def plot_paired_differences(table: pd.DataFrame, *, group: str = "arm", hue: str = "density",
+                            ax: plt.Axes | None = None, scale: float = 100.0, label=None,
+                            xlabel: str = "difference in test accuracy (percentage points)") -> plt.Axes:
+    """Forest plot of paired differences (rows of :func:`~lottery_core.arm_differences`): one row per
+    ``group`` value, one marker per ``hue`` value, mean with its 95% t interval; zero marked."""
+    from .arms import arm_label
+
+    label = label or arm_label
+    groups = list(dict.fromkeys(table[group]))
+    hues = list(dict.fromkeys(table[hue])) if hue in table else [None]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.5 + 0.55 * len(groups) * max(1, len(hues) / 2)))
+    palette = sns.color_palette("colorblind", len(hues))
+    width = 0.6 / max(len(hues), 1)
+    for j, (h, colour) in enumerate(zip(hues, palette)):
+        part = table if h is None else table[table[hue] == h]
+        ys = [groups.index(g) + (j - (len(hues) - 1) / 2) * width for g in part[group]]
+        name = None if h is None else (f"{100 * h:.1f}% of weights" if hue == "density" else str(h))
+        _interval_points(ax, ys, part.to_dict("records"), scale=scale, horizontal=True, color=colour, label=name)
+    ax.axvline(0, color="0.3", lw=1)
+    ax.set_yticks(range(len(groups)), [label(g) for g in groups])
+    ax.invert_yaxis()
+    ax.set(xlabel=xlabel, ylabel="")
+    if hues != [None]:
+        ax.legend(fontsize=8, title="mean and 95% t interval over seeds", title_fontsize=8, loc="best")
+    return ax
+
+
+def plot_movement_ratios(summary: pd.DataFrame, labels: Mapping[str, str]) -> np.ndarray:
+    """Chapter 5: per ticket (panel), each layer's kept/pruned movement ratio, raw and within |θT|
+    bins (selection removed), with 95% intervals over seeds; 1 means no difference."""
+    rounds = list(dict.fromkeys(summary["round"]))
+    fig, axes = plt.subplots(1, len(rounds), figsize=(5.2 * len(rounds), 3.8), sharey=True, squeeze=False)
+    palette = sns.color_palette("colorblind", 2)
+    for ax, r in zip(axes[0], rounds):
+        part = summary[summary["round"] == r]
+        x = np.arange(len(part))
+        for dx, (col, name), colour in zip((-0.12, 0.12), (("raw_ratio", "all kept vs all pruned"),
+                                                           ("matched_ratio", "same final size (|θT| bins)")), palette):
+            _interval_points(ax, x + dx, part[col].tolist(), color=colour, label=name)
+        ax.axhline(1, color="0.3", lw=1)
+        ax.set_xticks(x, [labels.get(k, k) for k in part["layer"]], fontsize=8)
+        ax.set(yscale="log", title=f"ticket of round {r}", ylabel="mean |θT − θ0|, kept over pruned (log)")
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    axes[0][0].legend(fontsize=8)
+    return axes[0]
+
+
+def plot_kept_initial_values(result, rounds: Sequence[int], labels: Mapping[str, str], *,
+                             near_zero: float = 0.5) -> np.ndarray:
+    """Chapter 5 (Appendix F.1): per layer, θ0 in units of the layer's Glorot σ for all weights and for
+    those that survive into the tickets of ``rounds``, pooled over seeds, normalised to unit area."""
+    from .analysis import xavier_std
+
+    keys = list(labels)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.3 * len(keys), 3.6), sharey=True, squeeze=False)
+    bins = np.linspace(-4, 4, 61)
+    colours = sns.color_palette("colorblind", len(rounds) + 1)[1:]
+    for ax, key in zip(axes[0], keys):
+        w0 = torch.stack([result.initial_state(s)[key] for s in result.seeds]).float()
+        z = w0 / xavier_std(*torch.nn.init._calculate_fan_in_and_fan_out(w0[0]))
+        ax.hist(z.flatten().numpy(), bins=bins, density=True, color="lightgrey", label="all weights (θ0)")
+        for colour, r in zip(colours, rounds):
+            keep = torch.stack([result.mask(r, s)[key] for s in result.seeds]).bool()
+            ax.hist(z[keep].numpy(), bins=bins, density=True, histtype="step", lw=2, color=colour,
+                    label=f"kept at round {r} ({result.mask(r).density():.1%})")
+        ax.axvspan(-near_zero, near_zero, color="red", alpha=0.08)
+        ax.set(title=labels[key], xlabel="θ0 / Glorot σ of the layer", ylabel="density")
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    return axes[0]
+
+
+def plot_selection_ceiling(scales: pd.DataFrame, labels: Mapping[str, str]) -> np.ndarray:
+    """Chapter 6: per layer, the RMS of the tickets' kept θ0 over the dense Glorot σ (mean ± sd over
+    seeds) against the layer's density, beside Glorot's 1/sqrt(d) and the Gaussian selection ceiling."""
+    from .analysis import gaussian_selection_ceiling
+
+    keys = list(labels)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.3 * len(keys), 3.9), sharey=True, squeeze=False)
+    grid = np.geomspace(scales["density"].min() * 0.8, 1.0, 100)
+    palette = sns.color_palette("colorblind", 3)
+    for ax, key in zip(axes[0], keys):
+        g = scales[scales["layer"] == key].assign(pct=lambda f: 100 * f["density"])
+        ax.plot(100 * grid, 1 / np.sqrt(grid), color="black", label="Glorot for density d: 1/√d")
+        ax.plot(100 * grid, [gaussian_selection_ceiling(d) for d in grid], color=palette[1], ls="--",
+                label="ceiling: keep the largest |θ0|")
+        sns.lineplot(data=g, x="pct", y="measured_scale", marker="o", errorbar="sd", color=palette[0],
+                     label="ticket: RMS(kept θ0) / σ", ax=ax)
+        ax.axhline(1, color="grey", ls=":", lw=1)
+        ax.set(xscale="log", yscale="log", title=labels[key], xlabel="% of the layer's weights remaining (log)",
+               ylabel="initial scale / dense Glorot σ (log)")
+        ax.invert_xaxis()
+        ax.set_xticks([t for t in (100, 50, 20, 10, 5, 2, 1) if 100 * grid.min() <= t <= 100])
+        ax.set_yticks([t for t in (1, 1.5, 2, 3, 4, 6, 8) if t <= 1.05 / np.sqrt(grid.min())])
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(plt.NullFormatter())
+        ax.legend(fontsize=7, loc="upper left")
+    return axes[0]
+
+
+def plot_rms_over_training(rms: pd.DataFrame, labels: Mapping[str, str], *, arms: Sequence[str] | None = None
+                           ) -> np.ndarray:
+    """Chapter 6 (the review's reading of Appendix F.5): per layer, the RMS of the kept weights over
+    training in units of the dense Glorot σ, one line per arm (mean over seeds, band ±1 sd), with σ
+    and σ/√d of the layer drawn as reference lines."""
+    from .arms import arm_label
+
+    arms = list(dict.fromkeys(rms["arm"])) if arms is None else list(arms)
+    data = rms[rms["arm"].isin(arms)].assign(scaled=lambda f: f["rms"] / f["sigma"],
+                                             arm_name=lambda f: f["arm"].map(arm_label))
+    keys = list(labels)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.3 * len(keys), 3.9), sharey=True, squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        part = data[data["layer"] == key]
+        sns.lineplot(data=part, x="iteration", y="scaled", hue="arm_name", hue_order=[arm_label(a) for a in arms],
+                     marker="o", errorbar="sd", ax=ax, legend=ax is axes[0][0])
+        ax.axhline(1, color="0.4", ls=":", lw=1.2)
+        ax.axhline(1 / np.sqrt(part["density"].mean()), color="0.2", ls="--", lw=1.2)
+        steps = sorted(i for i in part["iteration"].unique() if i > 0)
+        ax.set_xscale("symlog", linthresh=steps[0] if steps else 1)
+        ax.set(xlim=(0, None), title=f"{labels[key]}, {part['density'].mean():.1%} kept",
+               xlabel="training iteration (symlog)",
+               ylabel="RMS of kept weights / dense Glorot σ")
+    axes[0][0].legend(fontsize=7, title="dotted: σ, dashed: σ/√d", title_fontsize=7)
+    return axes[0]

@@ -45,13 +45,15 @@ CHAPTER_TEST_PARAMETERS = {
                              "panel_rates": [0.5, 0.95], "show_widgets": False},
     "03_winning_tickets": {**SHARED_RUN, "one_shot_rounds": [2, 3]},
     "04_random_reinit": {**SHARED_RUN},
-    "05_weight_movement": {"rounds": 3, "seeds": [0, 1], "movement_rounds": [1, 3]},
-    "06_sqrt10_magnitude": {"rounds": 3, "seeds": [0, 1], "test_rounds": [1, 3]},
-    "07_rewinding": {"rounds": 3, "shared_rounds": 3, "seeds": [0, 1], "rewind_iterations": [0, 50],
-                     "high_lr": 3e-2, "high_lr_iterations": None, "target_density": 0.211},
+    "05_weight_movement": {**SHARED_RUN, "movement_rounds": [2, 3]},
+    "06_sqrt10_magnitude": {**SHARED_RUN, "n_densities": 2},
+    "07_rewinding": {"rounds": 3, "shared_rounds": 3, "seeds": SHARED_RUN["seeds"],
+                     "control_rounds": SHARED_RUN["control_rounds"], "rewind_iteration": 20, "high_lr": 3e-2,
+                     "rewind_at_default_rate": True},
 }
 # Chapters that load a run another chapter trains: run that one first.
-NEEDS = {name: "03_winning_tickets" for name in ("04_random_reinit", "05_weight_movement", "06_sqrt10_magnitude")}
+NEEDS = {name: "03_winning_tickets" for name in ("04_random_reinit", "05_weight_movement", "06_sqrt10_magnitude",
+                                                 "07_rewinding")}
 
 
 class ChapterRuns(Mapping):
