@@ -1097,7 +1097,8 @@ def show_chapter_findings(metrics: Mapping[str, Mapping], chapters: Mapping[str,
             lines = ["Not run yet: no metrics from this chapter."]
         else:
             lines = list(metrics[chapter].get("findings") or ["Its metrics carry no findings block."])
-        texts.append(show_findings(lines, title=title))
+        show_findings(lines, title=title)
+        texts.append(findings_markdown(lines, title=title))
     return "\n\n".join(texts)
 
 
