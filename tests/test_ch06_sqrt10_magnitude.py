@@ -37,8 +37,9 @@ def test_keys_and_arms(m):
 
 @pytest.mark.notebook
 def test_densities_are_chosen_on_validation_accuracy(m):
-    lead = {int(r): v for r, v in m["validation_lead"].items()}
-    assert sorted(lead) == list(range(1, ROUNDS + 1))
+    # The ticket's lead over reinit on validation accuracy exists where chapter 3's run trained the controls.
+    lead = {int(r): v for r, v in m["validation_lead"].items() if v is not None}
+    assert sorted(lead) == sorted(PARAMETERS["control_rounds"])
     groups = np.array_split(np.array(sorted(lead)), N)
     assert m["tested_rounds"] == [int(max(g, key=lambda r: lead[int(r)])) for g in groups]
 
