@@ -647,12 +647,7 @@ def interval_word(iv: Mapping[str, float], above: str = "higher", below: str = "
                   level: str = "no clear difference") -> str:
     """The verdict a 95% interval supports: ``above`` when it lies above zero, ``below`` when below,
     ``level`` when it contains zero (or is undefined)."""
-    low, high = iv.get("low"), iv.get("high")
-    if low is not None and math.isfinite(low) and low > 0:
-        return above
-    if high is not None and math.isfinite(high) and high < 0:
-        return below
-    return level
+    return verdict(iv, above=above, below=below, same=level)
 
 
 def interval_text(iv: Mapping[str, float], *, scale: float = 100.0, unit: str = " points",

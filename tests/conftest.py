@@ -142,3 +142,30 @@ def expected_densities(rounds: int, layers: dict = LENET_MNIST1D_LAYERS) -> list
         out.append(sum(counts.values()) / total)
         counts = {k: c - round(layers[k][1] * c) for k, c in counts.items()}
     return out
+
+
+@pytest.fixture(scope="module")
+def ticket():
+    """θ0 of a LeNet-300-100 on MNIST-1D and a layerwise magnitude mask at about 10% density (pruned from another
+    random network's weights, which stand in for θ_T): (model, θ0, mask)."""
+    import lottery_core as lc
+
+    model = lc.build_model("lenet_300_100", (40,), 10, seed=3)
+    theta0 = lc.snapshot(model)
+    trained = lc.build_model("lenet_300_100", (40,), 10, seed=4)
+    mask = lc.Mask.ones_like(model)
+    for _ in range(10):
+        mask = lc.magnitude_prune(trained, mask, 0.2)
+    return model, theta0, mask
+
+
+def t_interval(differences):
+    """Mean of paired differences with its 95% Student-t interval (n - 1 degrees of freedom), computed here
+    independently of lottery_core: (mean, low, high)."""
+    from scipy import stats
+
+    n = len(differences)
+    mean = sum(differences) / n
+    sd = (sum((d - mean) ** 2 for d in differences) / (n - 1)) ** 0.5
+    half = stats.t.ppf(0.975, n - 1) * sd / n**0.5
+    return mean, mean - half, mean + half

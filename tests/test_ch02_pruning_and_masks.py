@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import CHAPTER_TEST_PARAMETERS, execute_chapter
-from scipy import stats
+from conftest import CHAPTER_TEST_PARAMETERS, execute_chapter, t_interval
 
 PARAMETERS = CHAPTER_TEST_PARAMETERS["02_pruning_and_masks"]
 RATES, SEEDS = PARAMETERS["rates"], PARAMETERS["seeds"]
@@ -17,13 +16,6 @@ RATES, SEEDS = PARAMETERS["rates"], PARAMETERS["seeds"]
 def metrics(chapter_metrics):
     return chapter_metrics["02_pruning_and_masks"]
 
-
-def _interval(differences):
-    n = len(differences)
-    mean = sum(differences) / n
-    sd = (sum((d - mean) ** 2 for d in differences) / (n - 1)) ** 0.5
-    half = stats.t.ppf(0.975, n - 1) * sd / n**0.5
-    return mean, mean - half, mean + half
 
 
 @pytest.mark.notebook
@@ -79,10 +71,10 @@ def test_intervals_are_paired_by_seed(metrics):
         assert iv["rate"] == rate and iv["n"] == len(SEEDS)
         diffs = [per_seed["magnitude"][str(s)][i] - per_seed["random"][str(s)][i] for s in SEEDS]
         if i:
-            assert (iv["mean"], iv["low"], iv["high"]) == pytest.approx(_interval(diffs), abs=1e-9)
+            assert (iv["mean"], iv["low"], iv["high"]) == pytest.approx(t_interval(diffs), abs=1e-9)
     adjacency = metrics["adjacency"]
     diffs = [row["magnitude"] - row["random"] for row in adjacency["per_seed"]]
-    assert [adjacency["difference"][k] for k in ("mean", "low", "high")] == pytest.approx(_interval(diffs))
+    assert [adjacency["difference"][k] for k in ("mean", "low", "high")] == pytest.approx(t_interval(diffs))
 
 
 @pytest.mark.notebook

@@ -4,8 +4,7 @@ ticket − dense difference carries its paired t interval, and the one-shot tick
 from __future__ import annotations
 
 import pytest
-from conftest import CHAPTER_TEST_PARAMETERS, SMALL, expected_densities
-from scipy import stats
+from conftest import CHAPTER_TEST_PARAMETERS, SMALL, expected_densities, t_interval
 
 PARAMETERS = CHAPTER_TEST_PARAMETERS["03_winning_tickets"]
 ROUNDS, SEEDS = PARAMETERS["rounds"], PARAMETERS["seeds"]
@@ -21,13 +20,6 @@ def metrics(chapter_metrics):
 def _values(records, r, arm, key="early_stop_test_acc"):
     return {x["seed"]: x[key] for x in records if x["round"] == r and x["arm"] == arm}
 
-
-def _interval(differences):
-    n = len(differences)
-    mean = sum(differences) / n
-    sd = (sum((d - mean) ** 2 for d in differences) / (n - 1)) ** 0.5
-    half = stats.t.ppf(0.975, n - 1) * sd / n**0.5
-    return mean, mean - half, mean + half
 
 
 @pytest.mark.notebook
@@ -76,7 +68,7 @@ def test_every_difference_is_the_paired_t_interval_of_the_records(metrics):
         dense = _values(records, 0, "ticket", column)
         for iv in metrics[key][1:]:
             ticket = _values(records, iv["round"], "ticket", column)
-            want = _interval([ticket[s] - dense[s] for s in SEEDS])
+            want = t_interval([ticket[s] - dense[s] for s in SEEDS])
             assert (iv["mean"], iv["low"], iv["high"]) == pytest.approx(want, abs=1e-9), (key, iv["round"])
             assert iv["n"] == len(SEEDS)
     assert sum(metrics["verdicts"].values()) == ROUNDS
@@ -108,7 +100,7 @@ def test_one_shot_tickets_match_the_iterative_densities(metrics):
     for iv in one_shot["iterative_minus_one_shot"]:
         ticket = _values(metrics["records"], iv["round"], "ticket")
         shot = _values(one_shot["records"], iv["round"], "one_shot")
-        assert (iv["mean"], iv["low"], iv["high"]) == pytest.approx(_interval([ticket[s] - shot[s] for s in SEEDS]))
+        assert (iv["mean"], iv["low"], iv["high"]) == pytest.approx(t_interval([ticket[s] - shot[s] for s in SEEDS]))
 
 
 @pytest.mark.notebook

@@ -4,8 +4,7 @@ the rounds where they trained, every gap a paired t interval of the per-seed rec
 from __future__ import annotations
 
 import pytest
-from conftest import CHAPTER_TEST_PARAMETERS, SMALL, expected_densities
-from scipy import stats
+from conftest import CHAPTER_TEST_PARAMETERS, SMALL, expected_densities, t_interval
 
 PARAMETERS = CHAPTER_TEST_PARAMETERS["04_random_reinit"]
 ROUNDS, SEEDS, CONTROL_ROUNDS = PARAMETERS["rounds"], PARAMETERS["seeds"], PARAMETERS["control_rounds"]
@@ -23,13 +22,6 @@ def _values(records, r, arm, key="early_stop_test_acc"):
         r, arm = 0, "ticket"
     return {x["seed"]: x[key] for x in records if x["round"] == r and x["arm"] == arm}
 
-
-def _interval(differences):
-    n = len(differences)
-    mean = sum(differences) / n
-    sd = (sum((d - mean) ** 2 for d in differences) / (n - 1)) ** 0.5
-    half = stats.t.ppf(0.975, n - 1) * sd / n**0.5
-    return mean, mean - half, mean + half
 
 
 @pytest.mark.notebook
@@ -71,7 +63,7 @@ def test_every_gap_is_the_paired_t_interval_of_the_records(metrics):
         assert [iv["round"] for iv in metrics[key]] == CONTROL_ROUNDS, key
         for iv in metrics[key]:
             a, b = _values(records, iv["round"], arm, column), _values(records, iv["round"], baseline, column)
-            want = _interval([a[s] - b[s] for s in SEEDS])
+            want = t_interval([a[s] - b[s] for s in SEEDS])
             assert (iv["mean"], iv["low"], iv["high"]) == pytest.approx(want, abs=1e-9), (key, iv["round"])
     r21 = metrics["round_21"]
     densities = {e["round"]: e["density"] for e in metrics["per_round"] if e["round"] in CONTROL_ROUNDS}

@@ -19,17 +19,6 @@ def data():
     return lc.load_dataset("mnist1d", device="cpu")
 
 
-@pytest.fixture(scope="module")
-def ticket(data):
-    """θ0 of a LeNet and a layerwise magnitude mask at about 10% density (a trained-looking mask)."""
-    model = lc.build_model("lenet_300_100", data.input_shape, data.num_classes, seed=3)
-    theta0 = lc.snapshot(model)
-    trained = lc.build_model("lenet_300_100", data.input_shape, data.num_classes, seed=4)  # stands in for θ_T
-    mask = lc.Mask.ones_like(model)
-    for _ in range(10):
-        mask = lc.magnitude_prune(trained, mask, 0.2)
-    return model, theta0, mask
-
 
 def init(name, ticket, seed=0):
     model, theta0, mask = ticket

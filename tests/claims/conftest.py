@@ -23,3 +23,8 @@ def book_metrics() -> dict[str, dict]:
     if not files:
         pytest.fail(f"no book metrics in {folder}: run `make book` before `make claims`")
     return {f.stem: json.loads(f.read_text()) for f in files}
+
+
+def at_round(intervals, r):
+    """The interval record of round ``r`` in a list of interval records (a chapter's metrics)."""
+    return next(iv for iv in intervals if iv["round"] == r)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import at_round
+
 pytestmark = pytest.mark.claims
 
 
@@ -12,9 +14,6 @@ pytestmark = pytest.mark.claims
 def m(book_metrics):
     return book_metrics["03_winning_tickets"]
 
-
-def _at(intervals, r):
-    return next(iv for iv in intervals if iv["round"] == r)
 
 
 def test_five_seeds_and_fifteen_rounds(m):
@@ -33,7 +32,7 @@ def test_at_least_as_accurate_down_to_a_tenth(m):
 def test_more_accurate_by_about_two_points_at_a_fifth(m):
     """"around a fifth to a quarter of the weights they are *more* accurate than the dense network, by about two
     points, with intervals above zero. The round chosen as best on validation accuracy lies in that range"."""
-    at21 = _at(m["ticket_minus_dense"], m["round_21"])
+    at21 = at_round(m["ticket_minus_dense"], m["round_21"])
     assert at21["low"] > 0 and at21["mean"] == pytest.approx(0.02, abs=0.01)
     assert 0.15 <= m["best_density"] <= 0.35
 
@@ -41,7 +40,7 @@ def test_more_accurate_by_about_two_points_at_a_fifth(m):
 def test_behind_below_a_tenth_and_far_behind_at_four_percent(m):
     """"Below about a tenth of the weights the tickets fall clearly behind the dense network, and at the sparsest
     round, with about 4% of the weights left, they are more than ten points behind"."""
-    first = _at(m["ticket_minus_dense"], m["below_dense_from"])
+    first = at_round(m["ticket_minus_dense"], m["below_dense_from"])
     assert 0.05 <= first["density"] <= 0.12
     last = m["ticket_minus_dense"][-1]
     assert last["density"] == pytest.approx(0.04, abs=0.005) and last["mean"] < -0.10
@@ -58,7 +57,7 @@ def test_moderately_pruned_tickets_stop_earlier(m):
 def test_no_earlier_at_a_fifth_and_later_when_sparse(m):
     """"Around a fifth of the weights, where the ticket is most accurate, it stops no earlier than the dense network
     (the interval includes zero), unlike the paper's 38%; and the sparse tickets stop later"."""
-    at21 = _at(m["ticket_minus_dense_iteration"], m["round_21"])
+    at21 = at_round(m["ticket_minus_dense_iteration"], m["round_21"])
     assert at21["low"] <= 0 <= at21["high"]
     assert m["ticket_minus_dense_iteration"][-1]["low"] > 0
 
@@ -87,5 +86,5 @@ def test_the_dense_network_fits_its_training_signals_far_better(m):
 def test_still_ahead_at_the_end_of_training_but_by_less(m):
     """"Measured at the end of training, the ticket with about a fifth of the weights is still ahead of the dense
     network in the default run, but by less than at early stopping"."""
-    final = _at(m["ticket_minus_dense_final"], m["round_21"])["mean"]
-    assert 0 < final < _at(m["ticket_minus_dense"], m["round_21"])["mean"]
+    final = at_round(m["ticket_minus_dense_final"], m["round_21"])["mean"]
+    assert 0 < final < at_round(m["ticket_minus_dense"], m["round_21"])["mean"]
