@@ -63,11 +63,13 @@ def test_signs_and_positions_matter(m):
 
 
 def test_the_sparse_scale_helps_random_weights_a_little(m):
-    """'Random reinitialisations do gain from the sparse scale, by about 1 to 3 points (per layer, the gain is clear
-    at every tested density), but the ticket's lead over a plain random reinitialisation is 6 to 15 points.'"""
+    """'Random reinitialisations do gain from the sparse scale, by about 1 to 3 points (per layer, the gain's
+    interval lies above zero at most tested densities), but the ticket's lead over a plain random reinitialisation
+    is 6 to 15 points.'"""
     for arm in ("reinit_layer_scaled", "reinit_neuron_scaled"):
         assert all(0.005 <= iv["mean"] <= 0.03 for iv in m["vs_reinit"][arm].values()), arm
-    assert all(iv["low"] > 0 for iv in m["vs_reinit"]["reinit_layer_scaled"].values())
+    layer = list(m["vs_reinit"]["reinit_layer_scaled"].values())
+    assert sum(iv["low"] > 0 for iv in layer) > len(layer) / 2
     assert all(iv["low"] > 0 and 0.05 <= iv["mean"] <= 0.16 for iv in m["vs_reinit"]["ticket"].values())
 
 
@@ -85,25 +87,26 @@ def test_shares_of_the_lead(m):
 
 
 def test_weights_grow_past_sigma_over_root_d_whatever_their_start(m):
-    """'The ticket's kept weights do grow during training ...: from about one and a half σ to about five σ in the
-    hidden layers, well past σ/√d, which is about 3σ at this density. But every arm's weights grow to a similar size
-    whatever their start: a fresh draw at σ ends at about four σ in the hidden layers, and the ticket scaled up to
-    start at four and a half to five σ ends at about six.'"""
+    """'The ticket's kept weights do grow during training ...: from about one and a half σ to about six σ in the
+    hidden layers, well past σ/√d, which is about 4σ at this density. But the arms end much closer together than
+    they started: in the hidden layers the starts differ more than fivefold (σ for a fresh draw, about six σ for the
+    ticket scaled up), the ends by less than a factor of two (about four and a half σ for the fresh draw, about seven
+    and a half for the scaled ticket).'"""
     rms = m["rms"][str(m["rms_round"])]
     for layer in m["layers"]:
         assert rms["ticket"][layer]["growth"]["low"] > 1, layer
     for layer in hidden(m):
         ticket, scaled, reinit = (rms[a][layer] for a in ("ticket", "ticket_scaled_1", "reinit"))
-        assert 1.3 <= ticket["initial"] <= 1.7 and 4.3 <= ticket["final"] <= 5.7, layer
-        assert 2.8 <= ticket["sigma_d"] <= 3.3 and ticket["final"] > 1.3 * ticket["sigma_d"], layer
-        assert 3.5 <= reinit["final"] <= 4.6, layer
-        assert 4.3 <= scaled["initial"] <= 5.1 and 5.5 <= scaled["final"] <= 6.5, layer
+        assert 1.3 <= ticket["initial"] <= 1.8 and 5.0 <= ticket["final"] <= 6.5, layer
+        assert 3.5 <= ticket["sigma_d"] <= 4.2 and ticket["final"] > 1.3 * ticket["sigma_d"], layer
+        assert 3.8 <= reinit["final"] <= 5.3, layer
+        assert 5.3 <= scaled["initial"] <= 7.0 and 6.5 <= scaled["final"] <= 8.3, layer
         starts = [rms[a][layer]["initial"] for a in rms]
         ends = [rms[a][layer]["final"] for a in rms]
-        assert max(ends) / min(ends) < max(starts) / min(starts), layer
+        assert max(starts) / min(starts) > 5 and max(ends) / min(ends) < 2, layer
 
 
 def test_the_scaled_ticket_moves_less(m):
-    """'its kept weights travel about 0.55 to 0.7 times as far as the ticket's, yet it reaches the same accuracy'"""
+    """'its kept weights travel about half to two thirds as far as the ticket's, yet it reaches the same accuracy'"""
     for layer, v in m["rms"][str(m["rms_round"])]["ticket_scaled_1"].items():
-        assert v["moved_vs_ticket"]["high"] < 1 and 0.5 <= v["moved_vs_ticket"]["mean"] <= 0.75, layer
+        assert v["moved_vs_ticket"]["high"] < 1 and 0.4 <= v["moved_vs_ticket"]["mean"] <= 0.75, layer
