@@ -46,11 +46,12 @@ def test_survivors_are_larger_the_sparser_the_ticket(m):
 
 def test_scaling_the_ticket_changes_nothing_measurable(m):
     """'Scaling the ticket's own θ0 by 1/√d changes its test accuracy by less than a point at every tested density,
-    and every 95% interval includes zero; scaling it half as much ... also stays within a point.'"""
+    and every 95% interval includes zero; scaling it half as much ... also stays within a point: never measurably
+    worse than the ticket, and at best a fraction of a point better.'"""
     for iv in m["vs_ticket"]["ticket_scaled_1"].values():
         assert abs(iv["mean"]) < 0.01 and iv["low"] <= 0 <= iv["high"], iv
     for iv in m["vs_ticket"]["ticket_scaled_0.5"].values():
-        assert abs(iv["mean"]) < 0.01, iv
+        assert abs(iv["mean"]) < 0.01 and iv["high"] > 0, iv
 
 
 def test_signs_and_positions_matter(m):
