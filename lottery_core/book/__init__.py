@@ -1,0 +1,13 @@
+"""What the book's chapters need and nobody else: each page's claims, checked against its metrics.
+
+``lottery_core`` (the library) never imports this package. A chapter reads
+``from lottery_core.book import ch04`` and ends with ``ch04.claims.table(metrics)``.
+"""
+
+from . import ch01, ch02, recorded
+from .claims import Check, Claim, Claims
+
+PAGES: dict[str, Claims] = {claims.page: claims for claims in (ch01.claims, ch02.claims, recorded.claims)}
+"""Page (notebook name without ``.ipynb``) -> its claims, in reading order."""
+
+__all__ = ["PAGES", "Check", "Claim", "Claims", "ch01", "ch02", "recorded"]
