@@ -18,7 +18,6 @@ from typing import Any
 import pandas as pd
 
 from .analysis import paired_differences
-from .data import DATASET_TITLES
 
 DEFAULT_OUTPUT = "lottery_output"
 
@@ -141,25 +140,6 @@ def recorded_difference_table(records: pd.DataFrame, rounds: Sequence[int],
     return table[["% of weights", *[c for c in table.columns if c != "% of weights"]]]
 
 
-def recorded_findings(records: pd.DataFrame) -> list[str]:
-    """The "what this run shows" lines of a recorded IMP run with controls: where the ticket beats the dense
-    network and the controls (95% paired t intervals above zero), and how much earlier it stops at ~21%."""
-    lines = []
-    for against in ["dense", *sorted(set(records["arm"]) - {"ticket"})]:
-        diff = paired_differences(records, "ticket", against).query("round > 0")
-        above = diff[diff["low"] > 0]
-        where = (f"at {len(above)} of {len(diff)} densities, from {100 * above['density'].max():.1f}% down to "
-                 f"{100 * above['density'].min():.1f}% (largest mean margin {100 * above['mean'].max():+.2f} pp)"
-                 if len(above) else "at no density")
-        lines.append(f"Ticket more accurate than {against} (95% paired t interval above zero) {where}.")
-    iterations = records.pivot_table(index=["round", "seed"], columns="arm", values="early_stop_iteration")
-    r = int((records.groupby("round")["density"].mean() - 0.211).abs().idxmin())
-    ratio = iterations.xs(r, level="round")["ticket"] / iterations.xs(0, level="round")["ticket"]
-    lines.append(f"At {100 * records.query('round == @r')['density'].mean():.1f}% of the weights the ticket's "
-                 f"early-stopping iteration is {ratio.mean():.2f}× the dense network's (mean over seeds).")
-    return lines
-
-
 # --- Intervals in words and tables (chapters 1 to 4) --------------------------------------------------------------
 
 def verdict(interval: Mapping[str, float], *, above: str = "above", below: str = "below",
@@ -231,35 +211,6 @@ def split_table(data: Any) -> Any:
                          "used for": uses}).rename(index={"train": "training", "val": "validation"})
 
 
-def dense_findings(m: Mapping[str, Any]) -> list[str]:
-    """The "what this run shows" lines of chapter 1 (the dense baseline) from its metrics."""
-    splits, dense, curve = m["splits"], m["dense"], m["curve"]
-    es, last = dense["early_stop_iteration"], curve["iteration"][-1]
-    lines = [
-        f"Data ({DATASET_TITLES.get(m['dataset'], m['dataset'])}): {splits['train']:,} training, "
-        f"{splits['val']:,} validation and {splits['test']:,} test examples; on {splits['test']:,} test examples "
-        f"an accuracy of {dense['early_stop_test_acc']:.0%} has a standard error of {100 * m['test_se']:.2f} "
-        "percentage points.",
-        f"Glorot initialisation: every layer's measured standard deviation is within "
-        f"{max(abs(v['measured'] / v['xavier'] - 1) for v in m['init_std'].values()):.1%} of σ.",
-        f"Early stopping: the validation loss is lowest at iteration {es:,} of {m['iterations']:,}; the test accuracy "
-        f"there is {dense['early_stop_test_acc']:.1%} (validation {dense['early_stop_val_acc']:.1%}).",
-    ]
-    if es < last:
-        i = curve["iteration"].index(es)
-        lines.append(
-            f"From there to the end of training the validation loss rises by "
-            f"{dense['final_val_loss'] / dense['early_stop_val_loss'] - 1:.1%} ({dense['early_stop_val_loss']:.3f} to "
-            f"{dense['final_val_loss']:.3f} nats) while the training loss falls from {curve['train_loss'][i]:.3f} to "
-            f"{curve['train_loss'][-1]:.3f}.")
-    else:
-        lines.append("The validation loss is still falling at the last evaluation.")
-    lines.append(f"At the end of training the test accuracy is {dense['final_test_acc']:.1%}, "
-                 f"{100 * (dense['final_test_acc'] - dense['early_stop_test_acc']):+.1f} percentage points from its "
-                 "value at early stopping.")
-    return lines
-
-
 def one_shot_table(sweep: Any) -> Any:
     """Per pruning rate of a :func:`~lottery_core.one_shot_sweep` (means over seeds and draws): weights
     remaining, validation and test accuracy of each arm, and the share of Σw² each arm removes."""
@@ -272,43 +223,6 @@ def one_shot_table(sweep: Any) -> Any:
     for arm in [a for a in ("magnitude", "random") if a in means["norm_removed"]]:
         table[f"Σw² removed, {arm}"] = means["norm_removed"][arm]
     return table.rename_axis("pruning rate")
-
-
-def pruning_findings(m: Mapping[str, Any]) -> list[str]:
-    """The "what this run shows" lines of chapter 2 (one-shot pruning without retraining)."""
-    rates, acc = m["rates"], m["one_shot_test_acc"]
-    lines = [f"Dense networks at the end of training: {m['dense_test_acc']:.1%} test accuracy "
-             f"(mean of {len(m['seeds'])} seeds)."]
-    if m["safe_rate"]:
-        i = rates.index(m["safe_rate"])
-        lines.append(
-            f"Chosen on validation accuracy, magnitude pruning without retraining stays within one point of the dense "
-            f"network up to a rate of {m['safe_rate']:.0%} ({m['densities'][i]:.1%} of the weights left); the test "
-            f"accuracy there is {acc['magnitude'][i]:.1%}, {format_interval(m['magnitude_minus_dense'][i])} against "
-            "the dense network.")
-    else:
-        lines.append("Already the smallest pruning rate costs more than one point of validation accuracy.")
-    counts = count_verdicts(m["magnitude_minus_random"][1:])
-    lines.append(f"Magnitude pruning is more accurate than random pruning of as many weights (95% interval above "
-                 f"zero) at {counts['above']} of the {len(rates) - 1} nonzero rates, less accurate at "
-                 f"{counts['below']}.")
-    lines.append(f"At the largest rate, {rates[-1]:.0%} ({m['densities'][-1]:.1%} of the weights left), magnitude "
-                 f"pruning keeps {acc['magnitude'][-1]:.1%} test accuracy and random pruning {acc['random'][-1]:.1%} "
-                 f"(chance: {1 / m['num_classes']:.0%}).")
-    j = rates.index(m["norm_rate"])
-    lines.append(f"The smallest {rates[j]:.0%} of the weights carry {m['norm_removed']['magnitude'][j]:.1%} of Σw²; a "
-                 f"random {rates[j]:.0%} carries {m['norm_removed']['random'][j]:.1%}.")
-    counts = count_verdicts(m["global_minus_layerwise"][1:])
-    k = rates.index(m["global_rate"])
-    lines.append(f"Global against layer-wise magnitude pruning at the same overall density: global is more accurate "
-                 f"at {counts['above']}, less accurate at {counts['below']} and indistinguishable at "
-                 f"{counts['same']} of the {len(rates) - 1} nonzero rates; at {m['densities'][k]:.1%} of the weights "
-                 f"left, global − layer-wise = {format_interval(m['global_minus_layerwise'][k])}.")
-    adj = m["adjacency"]
-    lines.append(f"First-layer masks at rate {m['show_rate']:.0%}: {adj['magnitude']:.1%} of the kept connections "
-                 f"have their neighbouring input kept too, against {adj['random']:.1%} in random masks of the same "
-                 f"size (difference {format_interval(adj['difference'])}).")
-    return lines
 
 
 def pruning_metrics(sweep: Any, adjacency: Any, *, show_rate: float, num_classes: int) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import lottery_core as lc
+from lottery_core.book import recorded
 
 RECORD = "fashion_mnist_lenet"
 
@@ -67,11 +68,15 @@ def test_claim_tickets_stop_earlier(records):
         assert it.xs(16, level="round")[arm].mean() > it.xs(1, level="round")[arm].mean()
 
 
-def test_findings_block_reports_the_same_numbers(records):
-    lines = lc.recorded_findings(records[0])
-    assert len(lines) == 4
-    assert "from 21.1% down to 8.7%" in lines[0]
-    assert lc.findings_markdown(lines).startswith("**What this run shows**\n\n- ")
+def test_the_pages_metrics_are_the_records_paired_differences(records):
+    frame = records[0]
+    m = recorded.recorded_metrics(frame)
+    assert (m["seeds"], m["rounds"], m["trainings"]) == (5, 16, 245)  # round 0's controls are the dense run
+    gaps = lc.analysis.paired_differences(frame, "ticket", "reinit").set_index("round")
+    for iv in m["ticket_minus_reinit"]:
+        assert iv["mean"] == pytest.approx(gaps.loc[iv["round"], "mean"]) and iv["round"] > 0
+    assert m["density"][7] == pytest.approx(0.211, abs=5e-4)
+    assert m["ticket_over_dense_iteration"][0] == pytest.approx(1.0)
 
 
 def test_unknown_record_is_named():

@@ -121,21 +121,6 @@ def test_format_interval_and_interval_table(frame):
     assert table.loc[1, "gap"].startswith("+2.0 [")
 
 
-def test_dense_findings_state_the_run():
-    curve = {"iteration": [100, 200, 300], "train_loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.8, 0.9]}
-    m = {"dataset": "mnist1d", "iterations": 300, "splits": {"train": 8750, "val": 1250, "test": 2500},
-         "test_se": 0.0087, "curve": curve,
-         "init_std": {"a": {"measured": 1.01, "xavier": 1.0}, "b": {"measured": 0.97, "xavier": 1.0}},
-         "dense": {"early_stop_iteration": 200, "early_stop_test_acc": 0.75, "early_stop_val_acc": 0.74,
-                   "early_stop_val_loss": 0.8, "final_val_loss": 0.9, "final_test_acc": 0.76}}
-    text = "\n".join(report.dense_findings(m))
-    for part in ("MNIST-1D", "8,750 training", "0.87 percentage points", "within 3.0% of σ", "iteration 200 of 300",
-                 "rises by 12.5%", "falls from 0.600 to 0.400", "+1.0 percentage points"):
-        assert part in text, part
-    m["dense"] |= {"early_stop_iteration": 300}
-    assert "still falling" in "\n".join(report.dense_findings(m))
-
-
 def _sweep():
     rows = []
     for s in range(3):
@@ -165,9 +150,6 @@ def test_pruning_metrics_choose_the_safe_rate_on_validation():
     assert gap["low"] <= gap["mean"] <= gap["high"]
     assert m["dense_test_acc_per_seed"]["1"] == pytest.approx(0.761)
     assert m["adjacency"]["difference"]["mean"] == pytest.approx(0.1033333, abs=1e-6)
-    lines = report.pruning_findings(m)
-    assert any("up to a rate of 20%" in line for line in lines)
-    assert any("at 3 of the 3 nonzero rates" in line for line in lines)
 
 
 def test_ticket_metrics_on_a_real_run(tiny_imp):

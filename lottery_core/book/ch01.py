@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .claims import Check, Claims
+from .claims import Check, Claims, points
 
 claims = Claims("01_dense_baseline")
 
@@ -50,5 +50,5 @@ def _end_of_training(m: Mapping[str, Any]) -> Check:
     dense = m["dense"]
     gap = dense["final_test_acc"] - dense["early_stop_test_acc"]
     rise = dense["final_val_loss"] / dense["early_stop_val_loss"] - 1
-    return Check(abs(gap) <= 0.015 and 0 <= rise < 0.10, f"end minus early stop {100 * gap:+.1f} points; validation loss "
-                 f"{rise:+.1%} from its minimum to the end")
+    return Check(abs(gap) <= 0.015 and 0 <= rise < 0.10,
+                 f"end minus early stop {points(gap)}; validation loss {rise:+.1%} from its minimum to the end")

@@ -88,8 +88,8 @@ def _global_accuracy(m: Mapping[str, Any]) -> Check:
                  "intervals include zero")
 
 
-@claims("ch02-adjacency", "With the default settings, the magnitude masks keep neighbouring inputs together clearly more often than random "
-        "masks of the same size, for every seed")
+@claims("ch02-adjacency", "With the default settings, the magnitude masks keep neighbouring inputs together "
+        "clearly more often than random masks of the same size, for every seed")
 def _adjacency(m: Mapping[str, Any]) -> Check:
     adjacency = m["adjacency"]
     every = all(row["magnitude"] > row["random"] for row in adjacency["per_seed"])

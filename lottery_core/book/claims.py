@@ -52,11 +52,17 @@ class Claim:
 
 
 class Claims:
-    """The claims of one page, in the order the page makes them."""
+    """The claims of one page, in the order the page makes them. Their checks read the page's own metrics,
+    or with ``whole_book=True`` (a summary page) every page's metrics by page name."""
 
-    def __init__(self, page: str) -> None:
+    def __init__(self, page: str, *, whole_book: bool = False) -> None:
         self.page = page
+        self.whole_book = whole_book
         self._claims: dict[str, Claim] = {}
+
+    def metrics_of(self, book: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
+        """What the checks read, from every page's metrics by page name (a missing page is a KeyError)."""
+        return book if self.whole_book else book[self.page]
 
     def __call__(self, claim_id: str, text: str) -> Callable[[Callable], Callable]:
         """Decorator: register ``check`` as the check of the claim ``claim_id`` whose text is ``text``."""
@@ -89,6 +95,11 @@ class Claims:
 def normalize(text: str) -> str:
     """Whitespace collapsed to single spaces: line breaks in a Markdown cell do not change a sentence."""
     return " ".join(text.split())
+
+
+def points(value: float, digits: int = 1) -> str:
+    """An accuracy difference in percentage points, signed: ``"−0.4 points"``."""
+    return f"{100 * value:+.{digits}f}".replace("-", "−") + " points"
 
 
 def shorten(text: str, width: int) -> str:
