@@ -407,37 +407,6 @@ def _at(intervals: Sequence[Mapping[str, Any]], value: Any, key: str = "round") 
     return next(iv for iv in intervals if iv[key] == value)
 
 
-def ticket_findings(m: Mapping[str, Any]) -> list[str]:
-    """The "what this run shows" lines of chapter 3 (winning tickets against the dense network)."""
-    n, r21, best = len(m["seeds"]), m["round_21"], m["best_round"]
-    rise = [s["val_loss_rise"] for s in m["dense_overfitting"]]
-    ratio = [s["train_over_val_loss"] for s in m["dense_overfitting"]]
-    lines = [
-        f"Dense networks ({n} seeds): {m['dense_acc']:.1%} test accuracy at early stopping, iteration "
-        f"{m['dense_iteration']:,.0f} on average; from there to the end the validation loss rises by "
-        f"{min(rise):.1%} to {max(rise):.1%}, and the final training loss is {min(ratio):.2f} to {max(ratio):.2f} "
-        "times the final validation loss.",
-        f"At {m['density_21']:.1%} of the weights (round {r21}, the closest to the paper's 21.1%): ticket − dense = "
-        f"{format_interval(_at(m['ticket_minus_dense'], r21))}; early-stopping iteration "
-        f"{format_interval(_at(m['ticket_minus_dense_iteration'], r21), scale=1, unit=' iterations', digits=0)}; "
-        f"at the end of training ticket − dense = {format_interval(_at(m['ticket_minus_dense_final'], r21))}.",
-        f"Chosen on validation accuracy, the best ticket keeps {m['best_density']:.1%} of the weights (round {best}); "
-        f"its test accuracy is {m['best_acc']:.1%}, ticket − dense = {format_interval(m['best_minus_dense'])}.",
-        f"Over the {m['rounds']} pruned rounds the ticket's 95% interval against the dense network lies above zero at "
-        f"{m['verdicts']['above']}, below zero at {m['verdicts']['below']} and includes zero at "
-        f"{m['verdicts']['same']}.",
-    ]
-    if m["below_dense_from"] is not None:
-        iv = _at(m["ticket_minus_dense"], m["below_dense_from"])
-        lines.append(f"The ticket is below the dense network at every round from {iv['density']:.1%} of the weights "
-                     f"on; at the last round ({m['ticket_minus_dense'][-1]['density']:.1%}) ticket − dense = "
-                     f"{format_interval(m['ticket_minus_dense'][-1])}.")
-    if "one_shot" in m:
-        parts = [f"{iv['density']:.1%}: {format_interval(iv)}" for iv in m["one_shot"]["iterative_minus_one_shot"]]
-        lines.append("Iterative minus one-shot pruning at the same densities: " + "; ".join(parts) + ".")
-    return lines
-
-
 CONTROL_COMPARISONS = {  # metrics key -> (arm, baseline, metric) for chapter 4
     "ticket_minus_reinit": ("ticket", "reinit", "early_stop_test_acc"),
     "ticket_minus_random_prune": ("ticket", "random_prune", "early_stop_test_acc"),

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=seed_list, required=True, help="e.g. 5,6,7,8,9 (disjoint from 0-4)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the metrics, notebooks and caches")
-    parser.add_argument("--chapters", nargs="*", default=CHAPTERS + ["conclusion"])
+    parser.add_argument("--chapters", nargs="*", default=CHAPTERS + ["conclusion", "recorded_fashion_mnist"])
     args = parser.parse_args(argv)
     out = args.out.resolve()
     os.environ["LOTTERY_CACHE"] = str(out / "cache")  # every chapter's IMP checkpoints and outputs go here

@@ -177,7 +177,6 @@ def test_ticket_metrics_on_a_real_run(tiny_imp):
     # round 0's controls are copies of the dense network's numbers: not recorded as trained networks
     assert m["per_round"][0]["reinit_acc"] is None
     assert {(x["round"], x["arm"]) for x in m["records"] if x["round"] == 0} == {(0, "ticket")}
-    assert len(report.ticket_findings(m)) >= 5
 
 
 def test_control_metrics_only_at_rounds_with_controls(tiny_imp):
