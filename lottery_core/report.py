@@ -465,40 +465,6 @@ def control_metrics(result: Any, *, target_density: float = 0.211) -> dict:
     return plain(m)
 
 
-def control_findings(m: Mapping[str, Any]) -> list[str]:
-    """The "what this run shows" lines of chapter 4 (the ticket against its random controls)."""
-    r21, n = m["round_21"], len(m["control_rounds"])
-
-    def at(key: str, r: int = r21, **kw: Any) -> str:
-        return format_interval(_at(m[key], r), **kw)
-
-    v = m["verdicts"]
-    lines = [
-        f"At {m['density_21']:.1%} of the weights (round {r21}, the round with controls closest to the paper's "
-        f"21.1%): ticket {m['ticket_acc_21']:.1%}, random reinitialisation {m['reinit_acc_21']:.1%}, random pruning "
-        f"{m['random_prune_acc_21']:.1%}; the dense network {m['dense_acc']:.1%} (test accuracy at early stopping, "
-        f"mean of {len(m['seeds'])} seeds).",
-        f"There: ticket − reinit = {at('ticket_minus_reinit')}, ticket − random pruning = "
-        f"{at('ticket_minus_random_prune')}, and reinit − random pruning (the magnitude mask's wiring alone) = "
-        f"{at('reinit_minus_random_prune')}.",
-        f"Over the {n} rounds with controls, ticket − reinit lies above zero at {v['ticket_minus_reinit']['above']}, "
-        f"ticket − random pruning at {v['ticket_minus_random_prune']['above']}, and reinit − random pruning at "
-        f"{v['reinit_minus_random_prune']['above']} (95% intervals over seeds).",
-        f"Chosen on validation accuracy, the largest ticket − reinit gap is at {m['largest_gap']['density']:.1%} of "
-        f"the weights; its test gap is {format_interval(m['largest_gap'])}.",
-        f"Early-stopping iteration at {m['density_21']:.1%}: reinit − ticket = "
-        f"{at('reinit_minus_ticket_iteration', scale=1, unit=' iterations', digits=0)}; at the end of training "
-        f"ticket − reinit = {at('ticket_minus_reinit_final')}.",
-    ]
-    for arm, name in (("reinit", "random reinitialisation"), ("random_prune", "random pruning")):
-        first = m[f"{arm}_below_dense_from"]
-        lines.append(f"{name[0].upper() + name[1:]} is below the dense network at every round with controls from "
-                     f"{_at(m[f'{arm}_minus_dense'], first)['density']:.1%} of the weights on."
-                     if first is not None else f"{name[0].upper() + name[1:]} is not below the dense network at "
-                     "the sparsest round with controls.")
-    return lines
-
-
 def control_table(m: Mapping[str, Any]) -> Any:
     """Chapter 4's per-density table from its metrics: test accuracy at early stopping (%) and the
     early-stopping iteration of the ticket and both controls, mean ± sd over seeds, at the rounds

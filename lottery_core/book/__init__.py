@@ -4,10 +4,10 @@
 ``from lottery_core.book import ch04`` and ends with ``ch04.claims.table(metrics)``.
 """
 
-from . import ch01, ch02, ch03, recorded
+from . import ch01, ch02, ch03, ch04, recorded
 from .claims import Check, Claim, Claims
 
-PAGES: dict[str, Claims] = {claims.page: claims for claims in (ch01.claims, ch02.claims, ch03.claims, recorded.claims)}
+PAGES: dict[str, Claims] = {claims.page: claims for claims in (ch01.claims, ch02.claims, ch03.claims, ch04.claims, recorded.claims)}
 """Page (notebook name without ``.ipynb``) -> its claims, in reading order."""
 
-__all__ = ["PAGES", "Check", "Claim", "Claims", "ch01", "ch02", "ch03", "recorded"]
+__all__ = ["PAGES", "Check", "Claim", "Claims", "ch01", "ch02", "ch03", "ch04", "recorded"]
