@@ -7,7 +7,7 @@
 from . import ch01, ch02, ch03, ch04, recorded
 from .claims import Check, Claim, Claims
 
-PAGES: dict[str, Claims] = {claims.page: claims for claims in (ch01.claims, ch02.claims, ch03.claims, ch04.claims, recorded.claims)}
+PAGES: dict[str, Claims] = {module.claims.page: module.claims for module in (ch01, ch02, ch03, ch04, recorded)}
 """Page (notebook name without ``.ipynb``) -> its claims, in reading order."""
 
 __all__ = ["PAGES", "Check", "Claim", "Claims", "ch01", "ch02", "ch03", "ch04", "recorded"]
