@@ -737,31 +737,6 @@ def movement_metrics(*, config: Any, seeds: Sequence[int], result: Any, rounds: 
     return plain(out)
 
 
-def movement_findings(m: Mapping[str, Any]) -> list[str]:
-    """The "what this run shows" lines of chapter 5 from its metrics."""
-    lines = []
-    for r in map(str, m["movement_rounds"]):
-        move, shape = m["movement"][r], m["init_shape"][r]
-        short = {k: k.split(" (")[0] for k in move}
-        lines.append(f"Ticket of round {r} ({m['density'][r]:.1%} of the weights), mean |θT − θ0| in the dense run, "
-                     "kept over pruned: " + "; ".join(f"{short[k]} {format_ratio(v['raw_ratio'])}"
-                                                       for k, v in move.items()) + ".")
-        lines.append(f"Round {r}, the same within bins of |θT| (selection by final size removed): "
-                     + "; ".join(f"{short[k]} {format_ratio(v['matched_ratio'])}, {v['coverage']:.0%} of the kept "
-                                 "weights matched" for k, v in move.items()) + ".")
-        lines.append(f"Round {r}, share of kept minus share of pruned weights that moved away from zero, raw and "
-                     "within |θT| bins: " + "; ".join(f"{short[k]} {interval_text(v['away_raw'])} and "
-                                                      f"{interval_text(v['away_matched'])}" for k, v in move.items())
-                     + ".")
-        lines.append(f"Round {r}, kept initial weights: near-zero ratio (|θ0| < {m['near_zero']} σ, 1 = no "
-                     "selection) " + ", ".join(f"{v['near_zero_ratio']:.2f}" for v in shape.values())
-                     + "; dip ratio (Gaussian 1.63, below 1 = two peaks) "
-                     + ", ".join(f"{v['dip_ratio']:.2f}" for v in shape.values())
-                     + "; RMS over all initial weights " + ", ".join(f"{v['rms_ratio']:.2f}" for v in shape.values())
-                     + f" ({', '.join(short.values())}).")
-    return lines
-
-
 def movement_table(summary: Any, labels: Mapping[str, str]) -> Any:
     """Chapter 5's table: per ticket and layer, the kept/pruned movement ratio over all weights and
     within |θT| bins (geometric means), the share of kept weights matched, and the away-from-zero
