@@ -1,5 +1,5 @@
 """A chapter copied alone into an empty folder runs top to bottom with the installed lottery_core: no paths into
-the repository, caches and metrics under ./lottery_output, and the findings block with this run's numbers."""
+the repository, caches and metrics under ./lottery_output, and the claims table with this run's numbers."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ import shutil
 import pytest
 from conftest import BOOK, SMALL
 
+from lottery_core.book import PAGES
+
 ALONE = {
     "01_dense_baseline": {},
     "03_winning_tickets": {"rounds": 2, "seeds": [0, 1], "control_rounds": [2], "one_shot_rounds": [2]},
 }
 
 
-def _markdown_outputs(notebook: dict) -> list[str]:
-    return ["".join(o["data"]["text/markdown"]) for cell in notebook["cells"] for o in cell.get("outputs", [])
-            if "text/markdown" in o.get("data", {})]
+def _last_output(notebook: dict) -> str:
+    return "".join(notebook["cells"][-1]["outputs"][-1]["data"]["text/plain"])
 
 
 @pytest.mark.notebook
@@ -37,10 +38,10 @@ def test_a_chapter_runs_alone_in_an_empty_folder(name, tmp_path, monkeypatch):
     metrics = folder / "lottery_output" / "metrics" / f"{name}.json"
     assert metrics.is_file(), "the metrics belong under ./lottery_output when $LOTTERY_CACHE is unset"
     assert json.loads(metrics.read_text())["iterations"] == SMALL["iterations"]
-    findings = [text for text in _markdown_outputs(json.loads((folder / "executed.ipynb").read_text()))
-                if text.startswith("**What this run shows**")]
-    assert len(findings) == 1
-    assert len(re.findall(r"\d+\.\d%", findings[0])) >= 3, findings[0]
+    table = _last_output(json.loads((folder / "executed.ipynb").read_text()))
+    claims = PAGES[name]
+    assert all(claim.id in table for claim in claims), table  # one row per claim, whether it holds or not
+    assert table.count("holds") == len(claims) and len(re.findall(r"\d+\.\d", table)) >= len(claims), table
     if name == "03_winning_tickets":
         assert list((folder / "lottery_output" / "runs").glob("imp-*/round_002.pt")), "the IMP run is cached there"
     assert sorted(p.name for p in folder.iterdir()) == [f"{name}.ipynb", "executed.ipynb", "lottery_output"]

@@ -91,6 +91,30 @@ class Claims:
                          "holds": "holds" if check.holds else "does not hold"})
         return pd.DataFrame(rows, columns=["claim", "sentence", "this run", "holds"]).set_index("claim")
 
+    def show(self, metrics: Mapping[str, Any], title: str | None = None) -> pd.DataFrame:
+        """Display :meth:`table` in full (no cell cut short) under a heading naming how many claims hold:
+        the last output of every chapter. Prints it where no notebook front end is attached."""
+        table = self.table(metrics)
+        holding = int((table["holds"] == "holds").sum())
+        heading = f"{title or 'Claims of this page'}: {holding} of {len(table)} hold for this run"
+        with pd.option_context("display.max_colwidth", None, "display.width", 250):
+            if not _display(heading, table):
+                print(heading, table.to_string(), sep="\n")
+        return table
+
+
+def _display(heading: str, table: pd.DataFrame) -> bool:
+    """Show ``heading`` and ``table`` as rich output in a notebook; False where there is no notebook."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        return False
+    if get_ipython() is None:
+        return False
+    display(Markdown(f"**{heading}**"), table)
+    return True
+
 
 def normalize(text: str) -> str:
     """Whitespace collapsed to single spaces: line breaks in a Markdown cell do not change a sentence."""
