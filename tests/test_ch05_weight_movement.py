@@ -22,14 +22,13 @@ def contains_mean(iv) -> bool:
 
 
 @pytest.mark.notebook
-def test_keys_layers_and_findings(m):
-    for key in ("movement", "init_shape", "density", "layers", "findings", "bins", "near_zero"):
+def test_keys_and_layers(m):
+    for key in ("movement", "init_shape", "density", "layers", "bins", "near_zero"):
         assert key in m, key
     assert m["movement_rounds"] == ROUNDS and m["seeds"] == SEEDS
     assert len(m["layers"]) == 3
     for r in map(str, ROUNDS):
         assert list(m["movement"][r]) == m["layers"] and list(m["init_shape"][r]) == m["layers"]
-    assert len(m["findings"]) == 4 * len(ROUNDS) and all(isinstance(line, str) and line for line in m["findings"])
 
 
 @pytest.mark.notebook

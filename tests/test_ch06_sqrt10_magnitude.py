@@ -1,6 +1,5 @@
 """Chapter 6 (the √10 argument and the review's experiment) at small settings: densities chosen on validation
-data, every arm trained at every tested density, the arms' initial scales as constructed, and intervals and
-findings consistent with the accuracies they summarise."""
+data, every arm trained at every tested density, the arms' initial scales as constructed, and intervals consistent with the accuracies they summarise."""
 
 from __future__ import annotations
 
@@ -9,8 +8,6 @@ import math
 import numpy as np
 import pytest
 from conftest import CHAPTER_TEST_PARAMETERS
-
-import lottery_core as lc
 
 PARAMETERS = CHAPTER_TEST_PARAMETERS["06_sqrt10_magnitude"]
 SEEDS, ROUNDS, N = PARAMETERS["seeds"], PARAMETERS["rounds"], PARAMETERS["n_densities"]
@@ -26,7 +23,7 @@ def m(chapter_metrics):
 @pytest.mark.notebook
 def test_keys_and_arms(m):
     for key in ("tested_rounds", "density", "validation_lead", "accuracy", "vs_ticket", "vs_reinit", "gap_closed",
-                "scale_table", "scale_by_round", "rms", "findings", "shared_ticket_acc"):
+                "scale_table", "scale_by_round", "rms", "shared_ticket_acc"):
         assert key in m, key
     assert m["arms"] == ARMS
     assert set(m["vs_ticket"]) == set(ARMS[1:5]) and set(m["vs_reinit"]) == {"ticket", *ARMS[6:]}
@@ -98,11 +95,6 @@ def test_scale_table_against_glorot_and_the_selection_ceiling(m):
 
 
 @pytest.mark.notebook
-def test_findings_state_the_verdict_the_intervals_allow(m):
-    words = lc.words_by_density(m["vs_ticket"]["ticket_scaled_1"], m["density"], above="more accurate than the ticket",
-                                below="less accurate than the ticket", level="not distinguishable from the ticket")
-    line = next(f for f in m["findings"] if f.startswith("The review's proposal"))
-    for word, densities in words.items():
-        assert f"{word} at {', '.join(densities)}" in line
+def test_gap_closed_intervals_cover_every_seed(m):
     for v in m["gap_closed"].values():
         assert v["n"] == len(SEEDS) and v["low"] <= v["high"]

@@ -29,7 +29,6 @@ def test_same_budget_at_both_rates_and_k_inside_the_cited_range(m):
     assert rates["default"]["iterations"] == rates["high"]["iterations"] == SMALL["iterations"]
     assert 0.001 <= m["rewind_iteration"] / SMALL["iterations"] <= 0.07  # Frankle et al. (2019): 0.1% to 7%
     assert sorted(runs(m)) == sorted(RUNS)
-    assert m["findings"] and all(isinstance(line, str) for line in m["findings"])
 
 
 @pytest.mark.notebook
