@@ -1,5 +1,6 @@
 """Chapter 6 (the √10 argument and the review's experiment) at small settings: densities chosen on validation
-data, every arm trained at every tested density, the arms' initial scales as constructed, and intervals consistent with the accuracies they summarise."""
+data, every arm trained at every tested density, the arms' initial scales as constructed, and intervals
+consistent with the accuracies they summarise."""
 
 from __future__ import annotations
 
