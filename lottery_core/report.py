@@ -678,43 +678,6 @@ def sqrt10_metrics(*, config: Any, seeds: Sequence[int], scales: Any, target_rou
     })
 
 
-def sqrt10_findings(m: Mapping[str, Any]) -> list[str]:
-    """The "what this run shows" lines of chapter 6 from its metrics."""
-    from .arms import arm_label, scaled_arm
-
-    d, tested = m["density"], m["tested_rounds"]
-    lines = [f"Densities tested: {', '.join(f'{d[str(r)]:.1%}' for r in sorted(tested))} of the weights (rounds "
-             f"{', '.join(map(str, sorted(tested)))}), chosen on validation accuracy."]
-    full = scaled_arm(1)
-    if full in m["vs_ticket"]:
-        words = words_by_density(m["vs_ticket"][full], d, above="more accurate than the ticket",
-                                 below="less accurate than the ticket", level="not distinguishable from the ticket")
-        lines.append("The review's proposal, the ticket's θ0 × 1/√d per layer: "
-                     + "; ".join(f"{w} at {', '.join(ds)}" for w, ds in words.items()) + " (95% intervals).")
-    for title, key in (("the ticket", "vs_ticket"), ("random reinitialisation", "vs_reinit")):
-        lines += [f"{_capital(arm_label(arm))} − {title}: {by_density(m[key][arm], d)}."
-                  for arm in m["arms"] if arm in m[key]]
-    lines.append("Share of the ticket's lead over random reinitialisation recovered, pooled over the tested densities "
-                 "(95% paired bootstrap): " + "; ".join(f"{arm_label(a)} {v['mean']:.0%} ({v['low']:.0%} to "
-                                                       f"{v['high']:.0%})" for a, v in m["gap_closed"].items()) + ".")
-    t = m["scale_table"]
-    lines.append(f"Kept θ0 at round {m['target_round']}: RMS / σ = "
-                 + ", ".join(f"{t[k]['measured_scale']:.2f}" for k in m["layers"]) + " where Glorot asks for "
-                 + ", ".join(f"{t[k]['predicted_scale']:.2f}" for k in m["layers"])
-                 + f" ({', '.join(m['layers'])}); no mask can exceed {m['ceiling_at_10pct']:.2f} at 10% density.")
-    rms = m["rms"][str(m["rms_round"])]
-    for arm in [a for a in ("ticket", full) if a in rms]:
-        layers = "; ".join(f"{k.split(' (')[0]} {v['initial']:.2f} → {v['final']:.2f} (σ/√d {v['sigma_d']:.2f})"
-                           for k, v in rms[arm].items())
-        lines.append(f"{_capital(arm_label(arm))} at {d[str(m['rms_round'])]:.1%}, kept-weight RMS / σ from start "
-                     f"to end of training: {layers}.")
-    if full in rms:
-        lines.append("Movement RMS(θT − θ0) of the kept weights, ticket × 1/√d over the ticket: "
-                     + "; ".join(f"{k.split(' (')[0]} {format_ratio(v['moved_vs_ticket'])}"
-                                 for k, v in rms[full].items()) + ".")
-    return lines
-
-
 # ---- Chapter 5: metrics and findings of weight movement and the kept initial values ----
 
 
