@@ -64,7 +64,6 @@ from .pruning import layer_rates_for, magnitude_prune, random_prune
 from .report import (
     by_density,
     cache_dir,
-    findings_markdown,
     format_ratio,
     interval_text,
     interval_word,
@@ -73,7 +72,6 @@ from .report import (
     output_dir,
     read_metrics,
     recorded_difference_table,
-    show_findings,
     words_by_density,
     write_metrics,
 )
@@ -118,7 +116,6 @@ __all__ = [
     "default_device",
     "effective_fan_in",
     "effective_fan_out",
-    "findings_markdown",
     "format_ratio",
     "gap_closed",
     "gaussian_selection_ceiling",
@@ -165,7 +162,6 @@ __all__ = [
     "scaled_arm",
     "select_rounds_on_validation",
     "selection_ceiling_scale",
-    "show_findings",
     "snapshot",
     "snapshot_schedule",
     "sparse_glorot_std",

@@ -93,26 +93,6 @@ def read_metrics(metrics_dir: str | os.PathLike, chapters: Sequence[str]) -> dic
     return metrics
 
 
-def findings_markdown(lines: Sequence[str], title: str = "What this run shows") -> str:
-    """The computed findings of a chapter as Markdown: a bold heading and one bullet per line."""
-    return f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines)
-
-
-def show_findings(lines: Sequence[str], title: str = "What this run shows") -> None:
-    """Render the computed findings of a chapter (:func:`findings_markdown`) as Markdown output in Jupyter,
-    on Colab and in the book; print them where no notebook front end is attached (a script)."""
-    text = findings_markdown(lines, title)
-    try:
-        from IPython import get_ipython
-        from IPython.display import Markdown, display
-    except ImportError:
-        get_ipython = None
-    if get_ipython is None or get_ipython() is None:
-        print(text)
-    else:
-        display(Markdown(text))
-
-
 RECORDS = Path(__file__).resolve().parent / "records"
 
 
@@ -743,28 +723,6 @@ def rewinding_metrics(*, configs: Mapping[str, Any], seeds: Sequence[int], round
                   "config": configs["default"].to_dict(), "runs": runs})
 
 
-def rewinding_findings(m: Mapping[str, Any]) -> list[str]:
-    """The "what this run shows" lines of chapter 7 from its metrics."""
-    rates, k = m["learning_rates"], m["rewind_iteration"]
-    budget = {c["iterations"] for c in rates.values()}
-    names = ", ".join(f"{n} {c['optimizer']} {c['lr']:g}" for n, c in rates.items())
-    lines = [f"Learning rates: {names}, each for "
-             f"{' and '.join(f'{b:,}' for b in sorted(budget))} iterations; k = {k} is "
-             f"{k / min(budget):.1%} of training."]
-    for run in m["runs"]:
-        word = interval_word(run["margin"], above="ahead of", below="behind", level="not distinguishable from")
-        lines.append(f"{run['setting'].capitalize()} rate, rewound to θ{run['k']}, at {run['density']:.1%} of the "
-                     f"weights: ticket {run['ticket_acc']:.1%}, reinit {run['reinit_acc']:.1%}, dense "
-                     f"{run['dense_acc']:.1%}; ticket − reinit {interval_text(run['margin'])}: the ticket is "
-                     f"{word} its reinitialised copy; ticket − dense {interval_text(run['ticket_vs_dense'])}.")
-    dead = {(r["setting"], r["k"]): r["dead_units_at_rewind"] for r in m["runs"]}
-    for (setting, kk), d in dead.items():
-        if kk > 0:
-            lines.append(f"Hidden units off for every training example at θ{kk} of the {setting} rate: "
-                         + ", ".join(f"{layer} {v:.0%}" for layer, v in d.items()) + ".")
-    return lines
-
-
 def rewinding_table(frame: Any, margins: Any, vs_dense: Any) -> Any:
     """Chapter 7's table: per run, the mean test accuracies of the dense network, the ticket and its
     reinitialised copy, and the paired differences with their 95% intervals (percentage points)."""
@@ -868,20 +826,6 @@ def missing_message(missing: Sequence[str], folder: str | os.PathLike) -> str:
     return (f"No results yet from {names} in {folder}. Run those notebooks first (each writes its metrics in its "
             "last cell); a chapter notebook in the folder of this page is run by the page itself. The sections "
             "below show what is there.")
-
-
-def show_chapter_findings(metrics: Mapping[str, Mapping], chapters: Mapping[str, str] = BOOK_CHAPTERS) -> str:
-    """One "what this run shows" block per chapter, from the ``findings`` its metrics carry; a chapter
-    without metrics or without findings says so. Returns the Markdown shown."""
-    texts = []
-    for chapter, title in chapters.items():
-        if chapter not in metrics:
-            lines = ["Not run yet: no metrics from this chapter."]
-        else:
-            lines = list(metrics[chapter].get("findings") or ["Its metrics carry no findings block."])
-        show_findings(lines, title=title)
-        texts.append(findings_markdown(lines, title=title))
-    return "\n\n".join(texts)
 
 
 def seed_question_table(m6: Mapping[str, Any] | None) -> Any:

@@ -57,14 +57,6 @@ def test_missing_chapters_beside_the_page_are_run_then_read(tmp_path, capsys):
     assert missing == ["second"] and not (metrics / "second.json").exists()
 
 
-def test_chapter_findings_blocks_say_what_is_missing(capsys):
-    text = report.show_chapter_findings({"x": {"findings": ["one", "two"]}, "y": {}},
-                                        {"x": "Chapter X", "y": "Chapter Y", "z": "Chapter Z"})
-    assert "**Chapter X**\n\n- one\n- two" in text
-    assert "**Chapter Y**\n\n- Its metrics carry no findings block." in text
-    assert "**Chapter Z**\n\n- Not run yet" in text
-
-
 def test_interval_words_and_text():
     above, below, level = ({"mean": 0.02, "low": 0.01, "high": 0.03, "n": 5},
                            {"mean": -0.02, "low": -0.03, "high": -0.01, "n": 5},
