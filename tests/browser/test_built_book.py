@@ -33,7 +33,7 @@ PAGES = sorted(
     p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html") if not p.relative_to(HTML).parts[0].startswith("_")
 ) if HTML.is_dir() else []
 # Markup that must never reach the reader: MyST roles and directives, glue, colon fences, unrendered display math.
-RAW_MARKUP = ("{glue", "{cite", "{ref}", "{doc}", "{numref}", "```{", ":::", "$$", "{{")
+RAW_MARKUP = ("{glue", "{cite", "{ref}", "{doc}", "{numref}", "```{", ":::", "$$", "{{", "<!--", "claim:")
 REDIRECT = re.compile(r'<meta http-equiv="Refresh" content="0; url=([^"]+)"', re.I)
 
 WAIT_FOR_MATH = """async () => {
