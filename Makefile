@@ -24,8 +24,11 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -m notebook
 
+# The GitHub workflows are linted offline: zizmor (its findings, with .github/zizmor.yml) and their JSON schema.
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 # The book executes one notebook at a time: let torch use every core. The tests run two notebooks side by
 # side, one thread each (two threads per process on two busy cores made single runs many times slower).
