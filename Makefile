@@ -4,11 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test unit notebooks lint book claims browser benchmark clean
+.PHONY: test unit notebooks lint book book-cached claims browser benchmark lock release clean
 
-$(STAMP): requirements.txt pyproject.toml
+# constraints.txt pins every package that requirements.txt resolves to, so that the book is rebuilt from the same
+# torch, numpy and mnist1d (`make lock` refreshes it).
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PYTHON_SYS) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -r requirements.txt
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
@@ -56,6 +58,24 @@ browser: $(STAMP)
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/bench_train.py
+
+# Refresh constraints.txt with pip-tools after changing requirements.txt: pins that still fit are kept and new
+# packages added; `make lock LOCK_FLAGS=--upgrade` moves every package to its newest release. A version cap in pip's
+# own configuration (on the project's machines, /etc/xdg/pip/constraints.txt caps torch at the build on their disk)
+# is honoured, so that the lock holds what `make book` installs there.
+LOCK_FLAGS ?=
+PIP_CAP := $(wildcard /etc/xdg/pip/constraints.txt)
+
+lock: $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check -q pip-tools
+	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		$(if $(PIP_CAP),--constraint $(PIP_CAP)) $(LOCK_FLAGS) --output-file constraints.txt requirements.txt
+
+# `make release VERSION=x.y.z`: writes the version (lottery_core/__init__.py), moves CHANGELOG.md's Unreleased
+# entries under it, pins the chapters' install cells and CITATION.cff to it, commits, and tags vx.y.z.
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z"; exit 2; }
+	$(PYTHON_SYS) scripts/release.py $(VERSION)
 
 clean:
 	rm -rf _build .pytest_cache
