@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import pandas as pd
 
@@ -17,11 +16,11 @@ from . import __version__
 from .data import DatasetUnavailableError
 from .sweep import (
     SWEEP_HELP,
-    _Parser,
-    _preset,
+    OneLineParser,
     add_chain_arguments,
     add_sweep_arguments,
     experiments_from_args,
+    preset_name,
     run_chain,
     run_sweep,
     writable_folder,
@@ -35,7 +34,7 @@ RUN_HELP = ("Run one IMP chain in this process (by default chapter 3's: the book
 
 def parser() -> argparse.ArgumentParser:
     """The whole command line: ``--version`` and the subcommands ``sweep`` and ``run``."""
-    top = _Parser(prog="python -m lottery_core", description="The lottery_core command line.")
+    top = OneLineParser(prog="python -m lottery_core", description="The lottery_core command line.")
     top.add_argument("--version", action="version", version=f"lottery_core {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="{sweep,run}")
     sweep = commands.add_parser("sweep", help="IMP chains as Ray tasks (or in this process)", description=SWEEP_HELP)
@@ -43,10 +42,10 @@ def parser() -> argparse.ArgumentParser:
     sweep.set_defaults(handler=_sweep, command_parser=sweep)
     run = commands.add_parser("run", help="one IMP chain in this process", description=RUN_HELP)
     run.set_defaults(handler=_run_one, command_parser=run)
-    run.add_argument("--preset", type=_preset, default=RUN_DEFAULTS["preset"], help="default: book")
+    run.add_argument("--preset", type=preset_name, default=RUN_DEFAULTS["preset"], help="default: book")
     add_chain_arguments(run, rounds=RUN_DEFAULTS["rounds"], seeds=RUN_DEFAULTS["seeds"])
     run.add_argument("--name", default=None, help="the chain's name (default: the preset name)")
-    run.add_argument("--results-dir", type=writable_folder, default=Path("lottery_output/cli").absolute(),
+    run.add_argument("--results-dir", type=writable_folder, default="lottery_output/cli",
                      help="where the chain's checkpoints and records go (default: ./lottery_output/cli)")
     return top
 

@@ -394,7 +394,7 @@ def _collect(experiments: list[Experiment], outcomes: dict[str, dict | str], bac
     return SweepResult(frames, long_frames, failures, pd.DataFrame(rows), backend)
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose every error is one line on stderr and exit status 2 (no usage block)."""
 
     def error(self, message: str):
@@ -432,13 +432,15 @@ def _count(what: str, least: int) -> Callable[[str], int]:
     return parse
 
 
-def _preset(name: str) -> str:
+def preset_name(name: str) -> str:
+    """An argparse type: the name of a preset in ``PRESETS``."""
     if name not in PRESETS:
         raise argparse.ArgumentTypeError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
     return name
 
 
 def _control(name: str) -> str:
+    """An argparse type: the name of a control in ``CONTROLS``."""
     if name not in CONTROLS:
         raise argparse.ArgumentTypeError(f"unknown control {name!r}: choose one of {', '.join(CONTROLS)}")
     return name
@@ -487,7 +489,7 @@ def add_chain_arguments(p: argparse.ArgumentParser, *, rounds: int | None, seeds
 
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``python -m lottery_core sweep``."""
-    p.add_argument("--preset", nargs="+", type=_preset, default=["book"], help="preset name(s) (default: book)")
+    p.add_argument("--preset", nargs="+", type=preset_name, default=["book"], help="preset name(s) (default: book)")
     add_chain_arguments(p, rounds=None, seeds="0")
     p.add_argument("--seeds-per-chain", type=_count("seeds per chain", 1), default=None,
                    help="split the seeds into chains of this many (default: all seeds in one chain, trained together)")
@@ -507,7 +509,7 @@ SWEEP_HELP = ("Run IMP chains (one per preset, or per group of seeds) as Ray tas
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m lottery_core sweep", description=SWEEP_HELP)
+    p = OneLineParser(prog="python -m lottery_core sweep", description=SWEEP_HELP)
     add_sweep_arguments(p)
     return p
 
