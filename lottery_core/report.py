@@ -773,8 +773,11 @@ def run_chapters(chapters: Sequence[str], notebooks_dir: str | os.PathLike, metr
     """Execute the notebooks ``<notebooks_dir>/<chapter>.ipynb`` one after the other with papermill, each
     writing its metrics to ``<metrics_dir>/<chapter>.json``; the executed copies go to
     ``<metrics_dir>/../executed``. A chapter that fails is reported in one line and skipped. Returns the
-    chapters that ran to the end."""
-    import papermill
+    chapters that ran to the end. Needs papermill (the ``lab`` extra)."""
+    try:
+        import papermill
+    except ImportError:
+        raise ImportError("running the chapters needs papermill: pip install 'lottery_core[lab]'") from None
 
     notebooks, metrics = Path(notebooks_dir).resolve(), Path(metrics_dir).resolve()
     executed = metrics.parent / "executed"

@@ -35,7 +35,8 @@ from typing import Any
 
 import pandas as pd
 
-from .config import ExperimentConfig, get_preset
+from .config import PRESETS, ExperimentConfig, get_preset
+from .controls import CONTROLS
 from .data import load_dataset
 from .imp import run_imp
 from .results import ImpResult
@@ -393,72 +394,158 @@ def _collect(experiments: list[Experiment], outcomes: dict[str, dict | str], bac
     return SweepResult(frames, long_frames, failures, pd.DataFrame(rows), backend)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose every error is one line on stderr and exit status 2 (no usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,7-8"`` -> [0, 2, 7, 8]."""
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,7-8"`` -> [0, 2, 7, 8]. An empty range (``"4-0"``) is an error."""
     seeds: list[int] = []
     for part in text.split(","):
         first, _, last = part.strip().partition("-")
-        seeds += range(int(first), int(last or first) + 1)
+        try:
+            low, high = int(first), int(last or first)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part.strip()!r} is not a seed or a range: "
+                                             "write e.g. 0-4 or 0,2,5") from None
+        if high < low:
+            raise argparse.ArgumentTypeError(f"{part.strip()} is an empty range: write the lower seed first, "
+                                             f"e.g. {high}-{low}")
+        seeds += range(low, high + 1)
     return seeds
+
+
+def _count(what: str, least: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``least``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < least:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a valid number of {what}: give a whole number of "
+                                             f"at least {least}")
+        return value
+    return parse
+
+
+def preset_name(name: str) -> str:
+    """An argparse type: the name of a preset in ``PRESETS``."""
+    if name not in PRESETS:
+        raise argparse.ArgumentTypeError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    return name
+
+
+def _control(name: str) -> str:
+    """An argparse type: the name of a control in ``CONTROLS``."""
+    if name not in CONTROLS:
+        raise argparse.ArgumentTypeError(f"unknown control {name!r}: choose one of {', '.join(CONTROLS)}")
+    return name
 
 
 def _override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep:
-        raise argparse.ArgumentTypeError(f"--set takes FIELD=VALUE, got {text!r}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not FIELD=VALUE: write e.g. --set iterations=5000")
     try:
         return key.strip(), json.loads(value)
     except json.JSONDecodeError:
         return key.strip(), value
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lottery_core sweep", description=(
-        "Run IMP chains (one per preset, or per group of seeds) as Ray tasks: a local Ray instance, or the "
-        "cluster at --address / $RAY_ADDRESS. Without Ray the chains run one after another in this process."))
-    p.add_argument("--preset", nargs="+", default=["book"], help="preset name(s) from lc.PRESETS (default: book)")
-    p.add_argument("--rounds", nargs="+", type=int, required=True, help="pruning rounds: one value, or one per preset")
-    p.add_argument("--seeds", type=parse_seeds, default=[0], help="seeds, e.g. 0-4 or 0,1,2 (default: 0)")
-    p.add_argument("--seeds-per-chain", type=int, default=None, help="split the seeds into chains of this many "
-                   "(default: all seeds in one chain, trained together)")
-    p.add_argument("--control", nargs="*", default=[], help="controls trained beside the tickets (reinit, ...)")
-    p.add_argument("--rewind-iteration", type=int, default=0, help="rewind to this iteration (default 0: θ0)")
+def writable_folder(text: str) -> Path:
+    """An argparse type: a folder that exists and is writable, or that can be created (nothing is created here)."""
+    path = Path(text).expanduser().absolute()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"lies under {existing}, which is a file"
+        raise argparse.ArgumentTypeError(f"{text} {where}, not a folder: choose a folder path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {existing}: choose a folder you can write to")
+    return path
+
+
+def add_chain_arguments(p: argparse.ArgumentParser, *, rounds: int | None, seeds: str) -> None:
+    """The options that fix IMP chains, shared by ``sweep`` and ``run`` (``rounds=None``: required)."""
+    if rounds is None:  # a sweep: one value, or one per preset
+        p.add_argument("--rounds", nargs="+", type=_count("pruning rounds", 0), required=True,
+                       help="pruning rounds after the dense round 0: one value, or one per preset")
+    else:
+        p.add_argument("--rounds", type=_count("pruning rounds", 0), default=rounds,
+                       help=f"pruning rounds after the dense round 0 (default {rounds})")
+    p.add_argument("--seeds", type=parse_seeds, default=parse_seeds(seeds), help=f"e.g. 0-4 or 0,1,2 (default {seeds})")
+    p.add_argument("--control", nargs="*", type=_control, default=[],
+                   help="controls trained beside the tickets (reinit, random_prune, ...)")
+    p.add_argument("--rewind-iteration", type=_count("iterations", 0), default=0, help="default 0: θ0")
     p.add_argument("--set", type=_override, action="append", default=[], metavar="FIELD=VALUE",
                    help="config override, e.g. --set iterations=5000 (repeatable)")
+    p.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+
+
+def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``python -m lottery_core sweep``."""
+    p.add_argument("--preset", nargs="+", type=preset_name, default=["book"], help="preset name(s) (default: book)")
+    add_chain_arguments(p, rounds=None, seeds="0")
+    p.add_argument("--seeds-per-chain", type=_count("seeds per chain", 1), default=None,
+                   help="split the seeds into chains of this many (default: all seeds in one chain, trained together)")
     p.add_argument("--name", default=None, help="chain name (one preset only; default: the preset name)")
-    p.add_argument("--results-dir", required=True, help="folder every worker reaches at the same path")
+    p.add_argument("--results-dir", type=writable_folder, required=True,
+                   help="folder every worker reaches at the same path")
     p.add_argument("--address", default=None, help="a running Ray cluster (default: $RAY_ADDRESS, else local)")
     p.add_argument("--in-process", action="store_true", help="run the chains in this process, without Ray")
-    p.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray instance (default: all)")
+    p.add_argument("--num-cpus", type=_count("CPUs", 1), default=None, help="CPUs of a local Ray instance")
     p.add_argument("--cpus-per-chain", type=float, default=1)
     p.add_argument("--gpus-per-chain", type=float, default=None, help="default: 1 where the cluster has GPUs")
-    p.add_argument("--max-retries", type=int, default=3, help="retries of a chain whose worker died")
-    p.add_argument("--device", default=None, help="default: cuda on a GPU task, else cpu")
+    p.add_argument("--max-retries", type=_count("retries", 0), default=3, help="retries of a chain whose worker died")
+
+
+SWEEP_HELP = ("Run IMP chains (one per preset, or per group of seeds) as Ray tasks: a local Ray instance, or the "
+              "cluster at --address / $RAY_ADDRESS. Without Ray the chains run one after another in this process.")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="python -m lottery_core sweep", description=SWEEP_HELP)
+    add_sweep_arguments(p)
     return p
 
 
-def experiments_from_args(args: argparse.Namespace) -> list[Experiment]:
-    """The experiments that the command line names."""
+def experiments_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Experiment]:
+    """The experiments that the command line names, each checked (unknown fields, names, rewinding) before any
+    work; an inconsistent command line is ``parser.error``: one line, exit status 2."""
     rounds = args.rounds * len(args.preset) if len(args.rounds) == 1 else args.rounds
     if len(rounds) != len(args.preset):
-        raise SystemExit(f"--rounds takes one value or one per preset ({len(args.preset)}), got {len(args.rounds)}")
-    if args.name is not None and len(args.preset) > 1:
-        raise SystemExit("--name names a single preset's chain")
-    experiments = [
-        Experiment(args.name or preset, preset, rounds=r, seeds=args.seeds, control=args.control,
-                   rewind_iteration=args.rewind_iteration, overrides=dict(args.set))
-        for preset, r in zip(args.preset, rounds)
-    ]
-    if args.seeds_per_chain is not None:
+        parser.error(f"argument --rounds: give one value or one per preset ({len(args.preset)}), "
+                     f"not {len(args.rounds)}")
+    if getattr(args, "name", None) is not None and len(args.preset) > 1:
+        parser.error("argument --name: names a single preset's chain; drop it or give one --preset")
+    experiments = []
+    for preset, r in zip(args.preset, rounds):
+        try:
+            experiment = Experiment(getattr(args, "name", None) or preset, preset, rounds=r, seeds=args.seeds,
+                                    control=args.control, rewind_iteration=args.rewind_iteration,
+                                    overrides=dict(args.set))
+            config = experiment.resolve()
+        except ValueError as error:
+            flag = "--name" if "experiment name" in str(error) else "--set"
+            parser.error(f"argument {flag}: {error}")
+        if args.rewind_iteration >= config.iterations:
+            parser.error(f"argument --rewind-iteration: {args.rewind_iteration} is not below the {config.iterations} "
+                         f"training iterations of {preset}: give a smaller iteration")
+        experiments.append(experiment)
+    if getattr(args, "seeds_per_chain", None) is not None:
         experiments = [part for e in experiments for part in e.split(args.seeds_per_chain)]
     return experiments
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m lottery_core sweep ...``: run the sweep, write ``sweep.csv`` and ``sweep_long.csv``
-    into the results folder, print one line per chain; exit status 1 when a chain failed."""
-    args = _parser().parse_args(argv)
-    result = sweep(experiments_from_args(args), args.results_dir, address=args.address,
+def run_sweep(args: argparse.Namespace, experiments: list[Experiment]) -> int:
+    """Run the checked experiments, write ``sweep.csv`` and ``sweep_long.csv`` into the results folder and print
+    one line per chain; exit status 1 when a chain failed."""
+    result = sweep(experiments, args.results_dir, address=args.address,
                    backend="in-process" if args.in_process else "auto", num_cpus=args.num_cpus,
                    cpus_per_chain=args.cpus_per_chain, gpus_per_chain=args.gpus_per_chain,
                    max_retries=args.max_retries, device=args.device)
@@ -473,3 +560,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{name}: FAILED: {error}", flush=True)
     print(f"records: {root / 'sweep.csv'} and {root / 'sweep_long.csv'}", flush=True)
     return 1 if result.failures else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m lottery_core sweep ...`` (``argv`` without the word ``sweep``). Every argument is checked
+    before any data is loaded or any file written: a bad one exits with status 2 and one line."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    return run_sweep(args, experiments_from_args(args, parser))

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 TOC = (ROOT / "_toc.yml").read_text()
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-VERSION = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+# The version is written once, in lottery_core/__init__.py; pyproject.toml reads it from there.
+VERSION = re.search(r'^__version__ = "([^"]+)"', (ROOT / "lottery_core" / "__init__.py").read_text(), re.M).group(1)
 PINNED = f"lottery_core @ git+{REPOSITORY}@v{VERSION}"
 # Pages that train nothing have no device knob: the conclusion reads the chapters' metrics (and says where they
 # are), the recorded page reads a run shipped with the library.
@@ -121,6 +122,7 @@ def test_all_chapters_together_hold_at_most_1100_lines_of_code():
 
 def test_library_version_is_the_pinned_one():
     assert lottery_core.__version__ == VERSION
+    assert 'version = { attr = "lottery_core.__version__" }' in (ROOT / "pyproject.toml").read_text()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

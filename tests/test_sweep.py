@@ -196,5 +196,6 @@ def test_the_command_writes_the_records(tmp_path, capsys):
     assert list(frame["round"]) == [0, 1, 0, 1] and list(frame["seed"]) == [0, 0, 1, 1]
     assert main(argv) == 0  # a rerun loads both chains
     assert "2 loaded" in capsys.readouterr().out
-    assert main([*argv, "--preset", "no_such_preset"]) == 1
-    assert "no_such_preset" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:  # checked before any work: exit status 2
+        main([*argv, "--preset", "no_such_preset"])
+    assert refused.value.code == 2 and "unknown preset 'no_such_preset'" in capsys.readouterr().err

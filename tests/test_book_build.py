@@ -1,0 +1,34 @@
+"""The book executes through jupyter-cache, but `make book` (CI, releases) empties the cache first, so every chapter
+runs in every build and writes the metrics the claims tests read; `make book-cached` keeps it for authors."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+EXECUTE = yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]
+CACHE = "_build/.jupyter_cache"  # where Jupyter Book 1 keeps jupyter-cache when execute.cache is not set
+
+
+def recipe(target: str) -> list[str]:
+    done = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True)
+    lines = done.stdout.splitlines()
+    return lines[next(i for i, line in enumerate(lines) if line.startswith(("rm -rf", "LOTTERY_CACHE="))):]
+
+
+def test_the_build_uses_jupyter_cache_at_its_default_place():
+    assert EXECUTE["execute_notebooks"] == "cache" and not EXECUTE.get("cache")
+
+
+def test_make_book_empties_the_cache_and_the_outputs_before_building():
+    first, build = recipe("book")[:2]
+    assert first.startswith("rm -rf ") and CACHE in first.split() and first.split()[2].endswith("_build/lottery")
+    assert "jupyter-book build" in build and "LOTTERY_CACHE=" in build
+
+
+def test_make_book_cached_keeps_them():
+    (build,) = recipe("book-cached")
+    assert build.startswith("LOTTERY_CACHE=") and "jupyter-book build" in build
