@@ -1,8 +1,9 @@
 """saliency.py: each score against a hand computation on a tiny network, and the masks made from scores.
 
-Every tiny network here is float64 and its numbers are chosen so that the hand results are short decimals;
-comparisons use ``torch.testing.assert_close`` at float64's default tolerances (rtol 1e-7, atol 1e-7), which hold
-on any CPU because no result depends on summation order beyond a few terms.
+Every network here is float64 and the tiny ones have numbers chosen so that the hand results are short decimals;
+comparisons use ``torch.testing.assert_close`` at float64's default tolerances (rtol 1e-7, atol 1e-7) or a stated
+relative tolerance, far above float64 rounding (about 1e-16 per operation), so they hold on any CPU whatever the
+order in which its kernels sum.
 
 The hand network (no biases):  x = (1, 2),  W1 = [[1, 2], [3, -1]],  W2 = [[0.5, -2]],  target y = 0,
 loss L = ½ (W2 W1 x − y)².
@@ -110,6 +111,24 @@ def test_grasp_equals_explicit_hessian_times_gradient(temperature):
     expected = -theta * (hessian @ g)
     scores = lc.grasp_scores(net, x, y, temperature=temperature)
     torch.testing.assert_close(torch.cat([scores["0.weight"].flatten(), scores["2.weight"].flatten()]), expected)
+
+
+def test_grasp_score_is_half_the_first_order_change_in_gradient_flow():
+    """The sign convention: removing weight q (δ = −θ_q e_q) changes gᵀg by 2 δᵀHg = 2 S_q to first order, so a
+    high score marks a weight whose removal costs the least gradient flow. Checked on a weight of 1e-4."""
+    net = linear_net([[0.3, 1e-4, 0.5], [0.1, 0.4, -0.6]], [[1.0, -0.5], [0.2, 0.7]], activation=nn.Tanh())
+    x, y = torch.tensor([[1.0, -1.0, 2.0], [0.5, 3.0, -1.0]], dtype=F64), torch.tensor([0, 1])
+
+    def flow() -> float:
+        grads = torch.autograd.grad(nn.functional.cross_entropy(net(x), y), list(net.parameters()))
+        return sum((g * g).sum() for g in grads).item()
+
+    score = lc.grasp_scores(net, x, y)["0.weight"][0, 1].item()
+    before = flow()
+    with torch.no_grad():
+        net[0].weight[0, 1] = 0.0
+    assert flow() - before == pytest.approx(2 * score, rel=1e-3)
+    assert score != 0.0
 
 
 def test_grasp_keeps_the_lowest_scores():
