@@ -77,6 +77,20 @@ from .report import (
 )
 from .results import ImpResult, RoundRecord
 from .rewind import reinitialize, rewind, snapshot
+from .saliency import (  # issue 21: mask criteria and pruning-at-initialisation scores
+    KEEP,
+    MASK_CRITERIA,
+    PRUNE_AT_INIT,
+    exponential_schedule,
+    grasp_scores,
+    magnitude_scores,
+    mask_from_scores,
+    prune_at_init,
+    snip_scores,
+    synflow_mask,
+    synflow_scores,
+    trained_scores,
+)
 from .sweep import Experiment, SharedPathError, SweepResult, sweep
 from .training import batch_order, train, train_batched
 
@@ -177,4 +191,17 @@ __all__ = [
     "words_by_density",
     "write_metrics",
     "xavier_std",
+    # issue 21: mask criteria and pruning-at-initialisation scores (lottery_core/saliency.py)
+    "KEEP",
+    "MASK_CRITERIA",
+    "PRUNE_AT_INIT",
+    "exponential_schedule",
+    "grasp_scores",
+    "magnitude_scores",
+    "mask_from_scores",
+    "prune_at_init",
+    "snip_scores",
+    "synflow_mask",
+    "synflow_scores",
+    "trained_scores",
 ]
