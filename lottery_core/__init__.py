@@ -77,7 +77,7 @@ from .report import (
 )
 from .results import ImpResult, RoundRecord
 from .rewind import reinitialize, rewind, snapshot
-from .saliency import (  # issue 21: mask criteria and pruning-at-initialisation scores
+from .saliency import (
     KEEP,
     MASK_CRITERIA,
     PRUNE_AT_INIT,
@@ -191,7 +191,6 @@ __all__ = [
     "words_by_density",
     "write_metrics",
     "xavier_std",
-    # issue 21: mask criteria and pruning-at-initialisation scores (lottery_core/saliency.py)
     "KEEP",
     "MASK_CRITERIA",
     "PRUNE_AT_INIT",
