@@ -83,7 +83,7 @@ def run_imp(config: ExperimentConfig, *, rounds: int, rewind_iteration: int = 0,
     recipe = Recipe(model_fn, prunable, model_name, reinit_init, optimizer_fn, scheduler_fn)
     result = ImpResult(config, seeds, controls, rewind_iteration, recipe=recipe)
     settings = fingerprint(config, seeds, controls, rewind_iteration, control_rounds)
-    folder = RunFolder.open(settings | recipe.describe(_network(result, data, seeds[0])),
+    folder = RunFolder.open(settings | recipe.describe(_network(result, data, seeds[0]), config.optimizer, config.lr),
                             checkpoint_dir=checkpoint_dir, cache_dir=cache_dir)
     _run_rounds(result, rounds, data, folder, controls, control_rounds, verbose, on_round)
     return result

@@ -20,7 +20,7 @@ from .config import ExperimentConfig
 from .history import Evaluation, History
 from .masks import Mask, Prunable, prunable_parameters
 from .rewind import Init, ModelFn
-from .training import OptimizerFn, SchedulerFn
+from .training import OptimizerFn, SchedulerFn, make_optimizer
 
 FORMAT = 2  # of the run folder; a folder of another format is refused
 METRICS = ("final_test_acc", "early_stop_iteration", "early_stop_test_acc", "early_stop_val_acc")
@@ -101,9 +101,9 @@ class Recipe:
         (the model's own initialiser), else the named model's (Glorot)."""
         return self.reinit_init if self.reinit_init is not None else self.model_fn
 
-    def describe(self, model: nn.Module) -> dict[str, Any]:
-        """What the fingerprint adds for this recipe (``model`` is the seed's θ0 network); nothing for
-        the defaults, so the runs of the named models keep their folders."""
+    def describe(self, model: nn.Module, optimizer: str, lr: float) -> dict[str, Any]:
+        """What the fingerprint adds for this recipe (``model`` is the seed's θ0 network; ``optimizer``
+        and ``lr`` the config's); nothing for the defaults, so the runs of the named models keep their folders."""
         out: dict[str, Any] = {}
         if self.model_fn is not None or self.prunable is not None:
             shapes = [(k, list(v.shape), str(v.dtype)) for k, v in model.state_dict().items()]
@@ -113,14 +113,13 @@ class Recipe:
                             "prunable": list(prunable_parameters(model, self.prunable))}
         if self.reinit_init is not None:
             out["reinit_init"] = self.reinit_init if isinstance(self.reinit_init, str) else _name(self.reinit_init)
+        probe = [nn.Parameter(torch.zeros(1))]
+        opt = self.optimizer_fn(probe) if self.optimizer_fn is not None else make_optimizer(optimizer, probe, lr)
         if self.optimizer_fn is not None:
-            opt = self.optimizer_fn([nn.Parameter(torch.zeros(1))])
             out["optimizer"] = {"class": type(opt).__name__, **_plain(opt.defaults)}
-            if self.scheduler_fn is not None:
-                scheduler = self.scheduler_fn(opt)
-                out["scheduler"] = {"class": type(scheduler).__name__, **_plain(scheduler.state_dict())}
-        elif self.scheduler_fn is not None:
-            raise ValueError("scheduler_fn needs an optimizer_fn (the config's optimizer has no schedule)")
+        if self.scheduler_fn is not None:
+            scheduler = self.scheduler_fn(opt)
+            out["scheduler"] = {"class": type(scheduler).__name__, **_plain(scheduler.state_dict())}
         return json.loads(json.dumps(out))  # as experiment.json gives it back (tuples become lists)
 
 

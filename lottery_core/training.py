@@ -322,6 +322,14 @@ def _fit(models: Sequence[nn.Module], masks: Sequence[Mask | None], seeds: Seque
     return recorder.histories(snapshots)
 
 
+def _fit_alone(model: nn.Module, mask: Mask | None, seed: int, data: Dataset, how: Schedule) -> History:
+    """One network. Its random layers (dropout) draw from ``seed`` through PyTorch's global generator
+    (restored afterwards), so it trains the same alone as in a batch trained one network at a time."""
+    with torch.random.fork_rng(devices=[data.device] if data.device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        return _fit([model], [mask], [seed], data, False, how)[0]
+
+
 def train(model: nn.Module, data: Dataset, *, mask: Mask | None = None, iterations: int, batch_size: int, lr: float,
           optimizer: str = "adam", eval_every: int = 100, seed: int = 0, snapshot_at: Iterable[int] = (),
           progress: bool = True, start_iteration: int = 0, cuda_graph: bool | None = None,
@@ -336,14 +344,14 @@ def train(model: nn.Module, data: Dataset, *, mask: Mask | None = None, iteratio
     A non-finite loss raises ``ValueError`` naming the iteration. On a CUDA device the step is
     replayed from a CUDA graph unless ``cuda_graph=False`` (see :mod:`lottery_core.cuda_graph`).
 
-    ``optimizer_fn(params) -> torch.optim.Optimizer`` replaces ``optimizer`` and ``lr`` (e.g.
-    ``lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=1e-2)``); after each of its steps the
-    pruned weights and their optimiser state are zeroed again. ``scheduler_fn(optimizer) -> LRScheduler``
-    adds a learning-rate schedule, stepped once per iteration.
+    Random layers (dropout) draw from ``seed`` too. ``optimizer_fn(params) -> torch.optim.Optimizer``
+    replaces ``optimizer`` and ``lr`` (e.g. ``lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=1e-2)``);
+    after each of its steps the pruned weights and their optimiser state are zeroed again.
+    ``scheduler_fn(optimizer) -> LRScheduler`` adds a learning-rate schedule, stepped once per iteration.
     """
     how = Schedule(iterations, batch_size, lr, optimizer, eval_every, tuple(snapshot_at), progress, start_iteration,
                    cuda_graph, optimizer_fn, scheduler_fn)
-    return _fit([model], [mask], [seed], data, False, how)[0]
+    return _fit_alone(model, mask, seed, data, how)
 
 
 def train_batched(models: Sequence[nn.Module], data: Dataset, *, masks: Sequence[Mask | None] | None = None,
@@ -370,5 +378,5 @@ def train_batched(models: Sequence[nn.Module], data: Dataset, *, masks: Sequence
     how = Schedule(iterations, batch_size, lr, optimizer, eval_every, tuple(snapshot_at), progress, start_iteration,
                    cuda_graph, optimizer_fn, scheduler_fn)
     if not _stackable(models[0], data):
-        return [_fit([m], [k], [s], data, False, how)[0] for m, k, s in zip(models, masks, seeds)]
+        return [_fit_alone(m, k, s, data, how) for m, k, s in zip(models, masks, seeds)]
     return _fit(models, masks, seeds, data, True, how)

@@ -91,6 +91,9 @@ def test_a_folder_written_by_another_model_is_refused(tmp_path, data, monkeypatc
     with pytest.raises(ValueError, match="optimizer: None there"):
         lc.run_imp(CFG, rounds=0, data=data, checkpoint_dir=tmp_path, **CNN,
                    optimizer_fn=lambda ps: torch.optim.AdamW(ps, lr=CFG.lr, weight_decay=0.01))
+    with pytest.raises(ValueError, match="scheduler: None there"):
+        lc.run_imp(CFG, rounds=0, data=data, checkpoint_dir=tmp_path, **CNN,
+                   scheduler_fn=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 10))
 
 
 def kaiming_mlp(seed: int) -> nn.Module:
@@ -114,6 +117,21 @@ def test_the_reinit_control_draws_from_the_models_own_initialiser(data, monkeypa
     # the default (0.091) and Glorot (0.077) are 19% apart
     assert reinit["0.weight"][keep].std().item() == pytest.approx(std, rel=0.04)
     assert bool((reinit["0.weight"][~keep] == 0).all())
+
+
+def test_imp_trains_with_the_optimizer_factory(data):
+    made = []
+
+    def adamw(params):
+        made.append(torch.optim.AdamW(params, lr=1e-2, weight_decay=0.1))
+        return made[-1]
+
+    config = dataclasses.replace(CFG, iterations=20, eval_every=20)
+    result = lc.run_imp(config, rounds=1, data=data, model_fn=kaiming_mlp, optimizer_fn=adamw, verbose=False)
+    assert len(made) == 3  # one to fingerprint the run folder, then one per round
+    assert made[-1].state and all(opt.param_groups[0]["weight_decay"] == 0.1 for opt in made)
+    trained, mask = result.trained_state(1), result.mask(1)
+    assert all(bool((trained[k][~m] == 0).all()) for k, m in mask.items())
 
 
 def random_images(train: int = 32, held_out: int = 16, seed: int = 0) -> lc.Dataset:
