@@ -9,7 +9,7 @@ Several seeds, and the control networks trained at every density, run together t
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,12 +21,12 @@ from .config import ExperimentConfig
 from .controls import CONTROLS, check_controls, control_init
 from .data import Dataset, load_dataset
 from .history import History
-from .masks import Mask
+from .masks import Mask, Prunable
 from .models import build_model
 from .pruning import layer_rates_for, magnitude_prune
-from .results import ImpResult, Round, RunFolder, State, fingerprint, metrics
-from .rewind import rewind, snapshot
-from .training import train_batched
+from .results import ImpResult, Recipe, Round, RoundRecord, RunFolder, State, fingerprint, metrics
+from .rewind import Init, ModelFn, rewind, seeded, snapshot
+from .training import OptimizerFn, SchedulerFn, train_batched
 
 
 class Arm(NamedTuple):
@@ -38,12 +38,19 @@ class Arm(NamedTuple):
     mask: Mask
 
 
+RoundHook = Callable[[list[RoundRecord]], None]  # the records of a finished round, one per seed
+
+
 def run_imp(config: ExperimentConfig, *, rounds: int, rewind_iteration: int = 0,
             control: str | Sequence[str] | None = None, checkpoint_dir: str | Path | None = None,
             cache_dir: str | Path | None = None, seeds: Sequence[int] | None = None,
             control_rounds: Iterable[int] | None = None, data: Dataset | None = None,
-            device: str | torch.device | None = None, verbose: bool = True) -> ImpResult:
-    """Iterative magnitude pruning for ``rounds`` pruning rounds (``rounds + 1`` trainings).
+            device: str | torch.device | None = None, verbose: bool = True, model_fn: ModelFn | None = None,
+            prunable: Prunable | None = None, model_name: str | None = None, reinit_init: Init = None,
+            optimizer_fn: OptimizerFn | None = None, scheduler_fn: SchedulerFn | None = None,
+            on_round: RoundHook | None = None) -> ImpResult:
+    """Iterative magnitude pruning (Frankle & Carbin 2019, Section 2) for ``rounds`` pruning rounds
+    (``rounds + 1`` trainings).
 
     Round 0 trains the dense network from θ0 (``build_model(seed=...)``); round r trains the
     ticket θ_start ⊙ m_r, where m_r removes ``config.prune_rate`` of the surviving hidden weights
@@ -60,15 +67,32 @@ def run_imp(config: ExperimentConfig, *, rounds: int, rewind_iteration: int = 0,
     ``checkpoint_dir``: write each finished round there and resume after the last one. ``cache_dir``:
     a folder under which every run gets its own checkpoint folder named after a hash of its settings,
     so runs with the same settings (two chapters, or a rerun) share one and train only once.
+
+    Your own network: ``model_fn(seed) -> nn.Module`` replaces the named model (``config.model`` then
+    only labels the run; ``model_name`` names it in the run folder), ``prunable(name, parameter)``
+    picks the pruned parameters (default: Linear and convolution weights; the last one is the output
+    layer), the reinitialising controls draw from ``model_fn`` with a fresh seed unless
+    ``reinit_init="glorot"`` (or ``"reset_parameters"``). ``optimizer_fn`` and ``scheduler_fn`` as
+    for :func:`~lottery_core.train`. ``on_round(records)`` runs after every finished round, trained
+    or read from the run folder, with that round's records (one per seed).
     """
     controls = check_controls(control)
     seeds = _check_settings(config, rounds, rewind_iteration, seeds)
     control_rounds = None if control_rounds is None else sorted({int(r) for r in control_rounds})
     data = _dataset(config, data, device)
-    folder = RunFolder.open(fingerprint(config, seeds, controls, rewind_iteration, control_rounds),
+    recipe = Recipe(model_fn, prunable, model_name, reinit_init, optimizer_fn, scheduler_fn)
+    result = ImpResult(config, seeds, controls, rewind_iteration, recipe=recipe)
+    settings = fingerprint(config, seeds, controls, rewind_iteration, control_rounds)
+    folder = RunFolder.open(settings | recipe.describe(_network(result, data, seeds[0]), config.optimizer, config.lr),
                             checkpoint_dir=checkpoint_dir, cache_dir=cache_dir)
-    result = ImpResult(config, seeds, controls, rewind_iteration)
-    resumed = True  # rounds found in the folder are read, up to the first one missing; the rest are trained
+    _run_rounds(result, rounds, data, folder, controls, control_rounds, verbose, on_round)
+    return result
+
+
+def _run_rounds(result: ImpResult, rounds: int, data: Dataset, folder: RunFolder | None, controls: Sequence[str],
+                control_rounds: Sequence[int] | None, verbose: bool, on_round: RoundHook | None) -> None:
+    """Rounds 0 to ``rounds``: those found in ``folder`` are read, up to the first one missing; the rest trained."""
+    resumed = True
     for r in range(rounds + 1):
         started = time.perf_counter()
         done = folder.load(r) if folder is not None and resumed else None
@@ -81,7 +105,8 @@ def run_imp(config: ExperimentConfig, *, rounds: int, rewind_iteration: int = 0,
         result.add(done)
         if verbose:
             _print_round(result, r, None if resumed else time.perf_counter() - started)
-    return result
+        if on_round is not None:
+            on_round([record for record in result.rounds if record.round == r])
 
 
 def imp_round(result: ImpResult, r: int, data: Dataset, controls: Sequence[str]) -> Round:
@@ -92,7 +117,7 @@ def imp_round(result: ImpResult, r: int, data: Dataset, controls: Sequence[str])
     masks = {s: prune(result, r, s, data) for s in result.seeds}
     arms = [Arm(s, "ticket", rewound(result, r, s, masks[s], data), masks[s]) for s in result.seeds]
     arms += control_arms(result, r, masks, controls, data)
-    models, histories = train_arms(result.config, data, arms, 0 if r == 0 else k, (0, k) if r == 0 else ())
+    models, histories = train_arms(result, data, arms, 0 if r == 0 else k, (0, k) if r == 0 else ())
     trained = {a.seed: _cpu(m.state_dict()) for a, m in zip(arms, models) if a.name == "ticket"}
     done = Round(r, masks, trained, {(a.seed, a.name): h for a, h in zip(arms, histories)})
     if r == 0:  # θ0 and the rewind point θk of every seed
@@ -105,20 +130,21 @@ def imp_round(result: ImpResult, r: int, data: Dataset, controls: Sequence[str])
 
 def prune(result: ImpResult, r: int, seed: int, data: Dataset) -> Mask:
     """m_r: the mask of round r-1 less the smallest weights trained in round r-1 (round 0: dense)."""
-    config = result.config
-    model = _network(config, data, seed)
+    config, prunable = result.config, result.recipe.prunable
+    model = _network(result, data, seed)
     if r == 0:
-        return Mask.ones_like(model)
+        return Mask.ones_like(model, prunable)
     model.load_state_dict(result.trained_state(r - 1, seed))
     rates = None
     if config.scope == "layerwise":
-        rates = layer_rates_for(model, config.prune_rate, config.output_prune_rate, config.conv_prune_rate)
+        rates = layer_rates_for(model, config.prune_rate, config.output_prune_rate, config.conv_prune_rate,
+                                prunable=prunable)
     return magnitude_prune(model, result.mask(r - 1, seed), config.prune_rate, layer_rates=rates, scope=config.scope)
 
 
 def rewound(result: ImpResult, r: int, seed: int, mask: Mask, data: Dataset) -> State:
     """The ticket's initial weights: θ0 in round 0, then the rewind point (θ0 or θk) under ``mask``."""
-    model = _network(result.config, data, seed)
+    model = _network(result, data, seed)
     if r > 0:
         rewind(model, result.rewind_state(seed), mask)
     return snapshot(model)
@@ -131,21 +157,22 @@ def control_arms(result: ImpResult, r: int, masks: dict[int, Mask], names: Seque
         c = list(CONTROLS).index(name)
         for s in result.seeds:
             seed = 1_000_003 * (c + 1) + 1009 * r + s  # distinct and reproducible for every control draw
-            state, mask = control_init(name, _network(result.config, data, s), result.rewind_state(s), masks[s],
-                                       seed=seed)
+            state, mask = control_init(name, _network(result, data, s), result.rewind_state(s), masks[s],
+                                       seed=seed, init=result.recipe.reinit_draw())
             arms.append(Arm(s, name, state, mask))
     return arms
 
 
-def train_arms(config: ExperimentConfig, data: Dataset, arms: Sequence[Arm], start: int,
+def train_arms(result: ImpResult, data: Dataset, arms: Sequence[Arm], start: int,
                snapshot_at: Iterable[int] = ()) -> tuple[list[nn.Module], list[History]]:
     """Train every arm together from iteration ``start`` to the end; returns (models, histories)."""
-    models = [_network(config, data, a.seed, a.state) for a in arms]
+    config, recipe = result.config, result.recipe
+    models = [_network(result, data, a.seed, a.state) for a in arms]
     histories = train_batched(
         models, data, masks=[a.mask for a in arms], seeds=[a.seed for a in arms],
         iterations=config.iterations - start, batch_size=config.batch_size, lr=config.lr,
         optimizer=config.optimizer, eval_every=config.eval_every, snapshot_at=snapshot_at,
-        progress=False, start_iteration=start,
+        progress=False, start_iteration=start, optimizer_fn=recipe.optimizer_fn, scheduler_fn=recipe.scheduler_fn,
     )
     return models, histories
 
@@ -170,7 +197,7 @@ def train_controls(result: ImpResult, controls: str | Sequence[str], *, rounds: 
     # every arm of every round starts at the same iteration: one batched run trains them all
     arms = [(r, arm) for r in rounds
             for arm in control_arms(result, r, {s: result.mask(r, s) for s in result.seeds}, names, data)]
-    _, histories = train_arms(result.config, data, [arm for _, arm in arms], result.rewind_iteration)
+    _, histories = train_arms(result, data, [arm for _, arm in arms], result.rewind_iteration)
     records = []
     for (r, arm), h in zip(arms, histories):
         result.histories[(r, arm.seed, arm.name)] = h
@@ -205,9 +232,14 @@ def _dataset(config: ExperimentConfig, data: Dataset | None, device: str | torch
     return data
 
 
-def _network(config: ExperimentConfig, data: Dataset, seed: int, state: State | None = None) -> nn.Module:
-    """The config's network for ``data``, drawn from ``seed`` (then loaded with ``state`` when given)."""
-    model = build_model(config.model, data.input_shape, data.num_classes, seed=seed)
+def _network(result: ImpResult, data: Dataset, seed: int, state: State | None = None) -> nn.Module:
+    """The run's network for ``data`` (``model_fn``, else the config's named model), drawn from
+    ``seed`` (then loaded with ``state`` when given)."""
+    model_fn = result.recipe.model_fn
+    if model_fn is not None:
+        model = seeded(model_fn, seed)
+    else:
+        model = build_model(result.config.model, data.input_shape, data.num_classes, seed=seed)
     if state is not None:
         model.load_state_dict(state)
     return model

@@ -9,7 +9,6 @@ the log is printed once at the end.
 from __future__ import annotations
 
 import io
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
@@ -17,7 +16,7 @@ from typing import Any
 
 from .config import ExperimentConfig
 from .imp import run_imp
-from .results import ImpResult
+from .results import ImpResult, RoundRecord
 
 
 def in_kernel() -> bool:
@@ -127,26 +126,26 @@ def networks_per_round(rounds: int, seeds: int, controls: int, control_rounds: I
     return [seeds * (1 + (controls if r > 0 and (wanted is None or r in wanted) else 0)) for r in range(rounds + 1)]
 
 
-_ROUND_LINE = re.compile(r"round\s+(\d+)\b")
-
-
 def run_imp_with_progress(config: ExperimentConfig, *, rounds: int, seeds: Sequence[int] | None = None,
                           control: str | Sequence[str] | None = None, control_rounds: Iterable[int] | None = None,
-                          **kwargs: Any) -> ImpResult:
+                          on_round: Callable[[list[RoundRecord]], Any] | None = None, **kwargs: Any) -> ImpResult:
     """:func:`~lottery_core.run_imp` with a progress bar over rounds x networks in a live notebook and
-    its per-round log as one text block: the same arguments, the same result, the same cache."""
+    its per-round log as one text block: the same arguments, the same result, the same cache. The bar
+    moves through ``run_imp``'s ``on_round`` callback (a caller's ``on_round`` still runs after it)."""
     n_seeds = 1 if seeds is None else len(list(seeds))
     n_controls = 0 if control is None else (1 if isinstance(control, str) else len(list(control)))
     control_rounds = None if control_rounds is None else list(control_rounds)
     per_round = networks_per_round(rounds, n_seeds, n_controls, control_rounds)
 
-    def advance_for(line: str) -> int:
-        match = _ROUND_LINE.match(line.strip())
-        return per_round[int(match.group(1))] if match and int(match.group(1)) < len(per_round) else 0
+    with progress_block(sum(per_round), unit="network", desc="iterative pruning") as block:
 
-    with progress_block(sum(per_round), unit="network", desc="iterative pruning", advance_for=advance_for) as block:
+        def advance(records: list[RoundRecord]) -> None:
+            block.advance(per_round[records[0].round])
+            if on_round is not None:
+                on_round(records)
+
         result = run_imp(config, rounds=rounds, seeds=seeds, control=control, control_rounds=control_rounds,
-                         verbose=True, **kwargs)
+                         verbose=True, on_round=advance, **kwargs)
         block.lines.append(f"{sum(per_round)} networks in {len(per_round)} rounds, "
                            f"{time.perf_counter() - block.started:.0f} s in all")
     return result

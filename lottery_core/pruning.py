@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from .masks import Mask, prunable_parameters
+from .masks import Mask, Prunable, prunable_parameters
 
 SCOPES = ("layerwise", "global")
 
@@ -20,8 +20,16 @@ def _check_rate(rate: float, what: str = "rate") -> float:
 
 
 def _smallest(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Flat indices of the ``k`` smallest scores; ties broken by position, so exactly ``k``."""
-    return torch.argsort(scores.flatten(), stable=True)[:k]
+    """Flat indices of the ``k`` smallest scores; ties broken by position, so exactly ``k``.
+
+    The k-th smallest value splits them: every score below it, then the first of those equal to it
+    (a selection, linear in the number of weights, where a full sort is not)."""
+    flat = scores.flatten()
+    if k <= 0:
+        return torch.zeros(0, dtype=torch.long)
+    threshold = flat.kthvalue(min(k, flat.numel())).values
+    below = (flat < threshold).nonzero().flatten()
+    return torch.cat([below, (flat == threshold).nonzero().flatten()[: k - len(below)]])
 
 
 @torch.no_grad()
@@ -44,8 +52,7 @@ def magnitude_prune(
         raise ValueError(f"unknown scope {scope!r}; valid scopes: {', '.join(SCOPES)}")
     rate = _check_rate(rate)
     layer_rates = dict(layer_rates or {})
-    mask.check_fits(model)
-    params = prunable_parameters(model)
+    params = mask.parameters_of(model)
     unknown = sorted(set(layer_rates) - set(params))
     if unknown:
         raise ValueError(f"layer_rates names unknown layers {unknown}; prunable layers: {list(params)}")
@@ -84,12 +91,13 @@ def random_prune(mask: Mask, *, seed: int) -> Mask:
 
 
 def layer_rates_for(model: nn.Module, prune_rate: float, output_prune_rate: float | None = None,
-                    conv_prune_rate: float | None = None) -> dict[str, float]:
-    """Per-layer pruning rates of the paper's schedule: fc ``prune_rate``, the output layer
-    ``output_prune_rate`` and convolutions ``conv_prune_rate`` (each defaulting to ``prune_rate``)."""
+                    conv_prune_rate: float | None = None, *, prunable: Prunable | None = None) -> dict[str, float]:
+    """Per-layer pruning rates of the paper's schedule: fc ``prune_rate``, the output layer (the last
+    prunable parameter) ``output_prune_rate`` and convolutions ``conv_prune_rate`` (each defaulting
+    to ``prune_rate``). ``prunable`` picks the parameters as in :func:`prunable_parameters`."""
     modules = dict(model.named_modules())
-    names = list(prunable_parameters(model))
-    convs = {key for key in names if isinstance(modules[key[: -len(".weight")]], nn.Conv2d)}
+    names = list(prunable_parameters(model, prunable))
+    convs = {key for key in names if isinstance(modules[key.rpartition(".")[0]], nn.modules.conv._ConvNd)}
     rates = {key: conv_prune_rate if key in convs and conv_prune_rate is not None else prune_rate for key in names}
     if output_prune_rate is not None:
         rates[names[-1]] = output_prune_rate

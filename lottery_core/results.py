@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
+from torch import nn
 
 from .checkpoint import atomic_save, safe_load
 from .config import ExperimentConfig
 from .history import Evaluation, History
-from .masks import Mask
+from .masks import Mask, Prunable, prunable_parameters
+from .rewind import Init, ModelFn
+from .training import OptimizerFn, SchedulerFn, make_optimizer
 
 FORMAT = 2  # of the run folder; a folder of another format is refused
 METRICS = ("final_test_acc", "early_stop_iteration", "early_stop_test_acc", "early_stop_val_acc")
@@ -77,6 +82,64 @@ class Round:
                    histories, dict(plain["initial"]), dict(plain["start"]))
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What an IMP run uses besides its config: your own network (``model_fn(seed)``, the parameters
+    ``prunable`` picks, a ``model_name`` for the run folder), how the reinitialising controls draw
+    (``reinit_init``, see :func:`~lottery_core.reinitialize`), and an optimiser and LR-schedule factory.
+    All ``None``: the config's named model, its optimiser, Glorot draws."""
+
+    model_fn: ModelFn | None = None
+    prunable: Prunable | None = None
+    model_name: str | None = None
+    reinit_init: Init = None
+    optimizer_fn: OptimizerFn | None = None
+    scheduler_fn: SchedulerFn | None = None
+
+    def reinit_draw(self) -> Init:
+        """The ``init`` of the reinitialising controls: as asked, else ``model_fn`` with a fresh seed
+        (the model's own initialiser), else the named model's (Glorot)."""
+        return self.reinit_init if self.reinit_init is not None else self.model_fn
+
+    def describe(self, model: nn.Module, optimizer: str, lr: float) -> dict[str, Any]:
+        """What the fingerprint adds for this recipe (``model`` is the seed's θ0 network; ``optimizer``
+        and ``lr`` the config's); nothing for the defaults, so the runs of the named models keep their folders."""
+        out: dict[str, Any] = {}
+        if self.model_fn is not None or self.prunable is not None:
+            shapes = [(k, list(v.shape), str(v.dtype)) for k, v in model.state_dict().items()]
+            structure = hashlib.sha1((repr(model) + repr(shapes)).encode()).hexdigest()[:12]
+            out["model"] = {"name": self.model_name or type(model).__name__, "structure": structure,
+                            "parameters": sum(p.numel() for p in model.parameters()),
+                            "prunable": list(prunable_parameters(model, self.prunable))}
+        if self.reinit_init is not None:
+            out["reinit_init"] = self.reinit_init if isinstance(self.reinit_init, str) else _name(self.reinit_init)
+        probe = [nn.Parameter(torch.zeros(1))]
+        opt = self.optimizer_fn(probe) if self.optimizer_fn is not None else make_optimizer(optimizer, probe, lr)
+        if self.optimizer_fn is not None:
+            out["optimizer"] = {"class": type(opt).__name__, **_plain(opt.defaults)}
+        if self.scheduler_fn is not None:
+            scheduler = self.scheduler_fn(opt)
+            out["scheduler"] = {"class": type(scheduler).__name__, **_plain(scheduler.state_dict())}
+        return json.loads(json.dumps(out))  # as experiment.json gives it back (tuples become lists)
+
+
+def _plain(values: dict) -> dict:
+    """The entries of ``values`` that JSON can hold (numbers, strings, lists of them): an optimiser's
+    or scheduler's settings without the functions and tensors."""
+    out = {}
+    for key, value in values.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        out[str(key)] = value
+    return out
+
+
+def _name(fn: Callable) -> str:
+    return getattr(fn, "__qualname__", type(fn).__name__)
+
+
 @dataclass
 class ImpResult:
     """Records, masks, start points, trained weights and learning curves of an IMP run.
@@ -94,6 +157,7 @@ class ImpResult:
     initial: dict[int, State] = field(default_factory=dict)
     start: dict[int, State] = field(default_factory=dict)
     histories: dict[tuple[int, int, str], History] = field(default_factory=dict)
+    recipe: Recipe = field(default_factory=Recipe)
 
     def _seed(self, seed: int | None) -> int:
         return self.seeds[0] if seed is None else seed
@@ -199,8 +263,11 @@ class RunFolder:
                 "again to write it anew (each round file is still checked against the settings as it is read)"
             ) from error
         if stored != self.fingerprint:
+            model = isinstance(stored, dict) and stored.get("model") != self.fingerprint.get("model")
             raise ValueError(f"checkpoint_dir {self.path} was written by a different experiment "
-                             f"({_differences(stored, self.fingerprint)}); use another directory or delete this one")
+                             f"({_differences(stored, self.fingerprint)})"
+                             + ("; it trained another model" if model else "")
+                             + "; use another directory or delete this one")
 
     def round_path(self, r: int) -> Path:
         return self.path / f"round_{r:03d}.pt"

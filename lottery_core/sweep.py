@@ -39,7 +39,7 @@ from .config import PRESETS, ExperimentConfig, get_preset
 from .controls import CONTROLS
 from .data import load_dataset
 from .imp import run_imp
-from .results import ImpResult
+from .results import RoundRecord
 
 _FORMAT = 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*")
@@ -173,10 +173,10 @@ def run_chain(
 ) -> dict[str, Any]:
     """Run or resume one chain in this process and write ``<results_dir>/<name>.json``; returns its contents.
 
-    The chain runs round by round (``run_imp`` with ``rounds=0, 1, ...`` on one checkpoint folder,
-    each call resuming the previous one), so ``on_round(name, round)`` runs after each finished
-    round. ``token``: the driver's marker, checked before anything is written. ``verbose``: one
-    line per round.
+    The chain is one ``run_imp`` call on its checkpoint folder (resuming after the last finished
+    round); through ``run_imp``'s own ``on_round``, ``on_round(name, round)`` runs after each
+    finished round, read or trained. ``token``: the driver's marker, checked before anything is
+    written. ``verbose``: one line per round.
     """
     root = Path(results_dir)
     if token is not None:
@@ -185,14 +185,17 @@ def run_chain(
     arguments = experiment.imp_arguments(config)
     started = time.perf_counter()
     data = load_dataset(config.dataset, seed=config.data_seed, device=device, num_samples=config.num_samples)
-    for r in range(experiment.rounds + 1):
-        round_started = time.perf_counter()
-        result = run_imp(config, rounds=r, checkpoint_dir=root / experiment.name, data=data, device=device,
-                         verbose=False, **arguments)
+    clock = [time.perf_counter()]  # when the previous round finished
+
+    def finished(records: list[RoundRecord]) -> None:
         if verbose:
-            _print_round(experiment, result, r, time.perf_counter() - round_started)
+            _print_round(experiment, records, time.perf_counter() - clock[0])
+        clock[0] = time.perf_counter()
         if on_round is not None:
-            on_round(experiment.name, r)
+            on_round(experiment.name, records[0].round)
+
+    result = run_imp(config, rounds=experiment.rounds, checkpoint_dir=root / experiment.name, data=data,
+                     device=device, verbose=False, on_round=finished, **arguments)
     record = {
         "format": _FORMAT,
         "spec": experiment.spec(),
@@ -205,9 +208,8 @@ def run_chain(
     return record
 
 
-def _print_round(experiment: Experiment, result: ImpResult, r: int, seconds: float) -> None:
-    rows = [x for x in result.rounds if x.round == r]
-    acc = sum(x.early_stop_test_acc for x in rows) / len(rows)
+def _print_round(experiment: Experiment, rows: list[RoundRecord], seconds: float) -> None:
+    acc, r = sum(x.early_stop_test_acc for x in rows) / len(rows), rows[0].round
     print(f"[{experiment.name}] round {r}/{experiment.rounds} | {rows[0].density:7.2%} of weights | "
           f"ticket test acc {acc:.2%} at early stop | {seconds:.1f} s", flush=True)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,7 @@ from .cuda_graph import step_runner, use_cuda_graph
 from .data import Dataset
 from .history import History, Recorder
 from .history import loss_and_accuracy as loss_and_accuracy  # also importable from here, as chapter 2 does
-from .masks import Mask, prunable_parameters
+from .masks import Mask
 from .rewind import snapshot
 
 OPTIMIZERS = ("adam", "sgd", "sgd_momentum")
@@ -130,12 +131,16 @@ def _stacked_forwards(model: nn.Module) -> tuple[Callable, Callable]:
     chain = _layer_chain(model)
     if chain is not None:
         return (lambda p, b, x: _run_chain(chain, p, x)), (lambda p, b, x: _run_chain(chain, p, x, shared=True))
-    base = copy.deepcopy(model).to("meta")
+    training = copy.deepcopy(model).to("meta").train()  # batch statistics, running ones updated (BatchNorm)
+    evaluating = copy.deepcopy(training).eval()  # running statistics, as _One evaluates
 
-    def call(p, b, x):
-        return functional_call(base, (p, b), (x,))
+    def train_call(p, b, x):
+        return functional_call(training, (p, b), (x,))
 
-    return vmap(call), vmap(call, in_dims=(0, 0, None))
+    def eval_call(p, b, x):
+        return functional_call(evaluating, (p, b), (x,))
+
+    return vmap(train_call), vmap(eval_call, in_dims=(0, 0, None))
 
 
 def _layer_chain(model: nn.Module) -> list[tuple[str, nn.Module]] | None:
@@ -178,14 +183,16 @@ def _run_chain(chain: list[tuple[str, nn.Module]], p: State, h: torch.Tensor, sh
     return h
 
 
-def _gradient_masks(params: State, prunable: Iterable[str], masks: Sequence[Mask | None]) -> list:
-    """(parameter, float mask of its shape) of every prunable weight; none when nothing is pruned.
+def _gradient_masks(params: State, masks: Sequence[Mask | None]) -> list:
+    """(parameter, float mask of its shape) of every masked parameter; none when nothing is pruned.
     Float masks: multiplying a float gradient by a bool tensor is several times slower."""
     given = [m for m in masks if m is not None]
     if not given:
         return []
+    if any(set(m) != set(given[0]) for m in given):
+        raise ValueError("the masks of networks trained together must cover the same parameters")
     pairs = []
-    for key in prunable:
+    for key in given[0]:
         p = params[key]
         ones = torch.ones_like(given[0][key])  # a network without a mask keeps every weight
         keep = torch.stack([(m[key] if m is not None else ones).to(p.device) for m in masks])
@@ -193,27 +200,101 @@ def _gradient_masks(params: State, prunable: Iterable[str], masks: Sequence[Mask
     return pairs
 
 
-def _fit(models: Sequence[nn.Module], masks: Sequence[Mask | None], seeds: Sequence[int], data: Dataset, *,
-         stacked: bool, iterations: int, batch_size: int, lr: float, optimizer: str, eval_every: int,
-         snapshot_at: Iterable[int], progress: bool, start_iteration: int, cuda_graph: bool | None) -> list[History]:
+OptimizerFn = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
+SchedulerFn = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How :func:`train` and :func:`train_batched` train (their keyword arguments, documented there)."""
+
+    iterations: int
+    batch_size: int
+    lr: float
+    optimizer: str = "adam"
+    eval_every: int = 100
+    snapshot_at: tuple[int, ...] = ()
+    progress: bool = True
+    start_iteration: int = 0
+    cuda_graph: bool | None = None
+    optimizer_fn: OptimizerFn | None = None
+    scheduler_fn: SchedulerFn | None = None
+
+    def stepper(self, params: Iterable[torch.Tensor], pairs: list, graph: bool) -> tuple[torch.optim.Optimizer,
+                                                                                        Callable[[], None]]:
+        """The optimiser and its step. A factory's optimiser (``optimizer_fn``) may move a pruned weight or
+        its state (weight decay, a custom rule): the step zeroes them again, and steps the scheduler."""
+        params = list(params)
+        if self.optimizer_fn is None:
+            opt = make_optimizer(self.optimizer, params, self.lr, capturable=graph)
+        else:
+            opt = self.optimizer_fn(params)
+        scheduler = self.scheduler_fn(opt) if self.scheduler_fn is not None else None
+
+        def step() -> None:
+            opt.step()
+            if self.optimizer_fn is not None:
+                _zero_pruned(opt, pairs)
+            if scheduler is not None:
+                scheduler.step()
+
+        return opt, step
+
+    def graph(self, device: torch.device) -> bool:
+        """Whether the step runs from a CUDA graph (never with a factory's optimiser or a scheduler)."""
+        custom = self.optimizer_fn is not None or self.scheduler_fn is not None
+        if custom and self.cuda_graph:
+            raise ValueError("cuda_graph=True needs the built-in optimizers: a scheduler or an optimizer_fn "
+                             "changes the step between replays")
+        return use_cuda_graph(False if custom else self.cuda_graph, device, self.iterations)
+
+
+@torch.no_grad()
+def _zero_pruned(opt: torch.optim.Optimizer, pairs: list) -> None:
+    """Zero the pruned entries of every masked weight and of each optimiser-state tensor of its shape."""
+    for p, keep in pairs:
+        p.mul_(keep)
+        for value in opt.state.get(p, {}).values():
+            if torch.is_tensor(value) and value.shape == p.shape:
+                value.mul_(keep)
+
+
+def _stackable(model: nn.Module, data: Dataset) -> bool:
+    """Whether S copies of ``model`` train stacked: a Linear/ReLU chain, or a forward pass that
+    ``vmap`` accepts (a BatchNorm layer updating its running statistics, or dropout, does not)."""
+    if _layer_chain(model) is not None:
+        return True
+    params, buffers = stack_module_state([model, model])
+    each, _ = _stacked_forwards(model)
+    try:
+        with torch.no_grad():
+            each({k: v.to(data.device) for k, v in params.items()}, {k: v.to(data.device) for k, v in buffers.items()},
+                 data.x_train[:2].expand(2, *data.x_train[:2].shape))
+    except Exception:  # any refusal of vmap: train the networks one at a time
+        return False
+    return True
+
+
+def _fit(models: Sequence[nn.Module], masks: Sequence[Mask | None], seeds: Sequence[int], data: Dataset,
+         stacked: bool, how: Schedule) -> list[History]:
     """The training loop of :func:`train` and :func:`train_batched` (one network, or S stacked)."""
-    if iterations < 1:
-        raise ValueError(f"iterations must be at least 1, got {iterations}")
-    device = data.device
-    graph = use_cuda_graph(cuda_graph, device, iterations)
+    if how.iterations < 1:
+        raise ValueError(f"iterations must be at least 1, got {how.iterations}")
+    device, iterations, start_iteration = data.device, how.iterations, how.start_iteration
+    graph = how.graph(device)
     for model, mask in zip(models, masks):
         model.to(device)
         if mask is not None:
             mask.apply(model)
     nets = _Stacked(models) if stacked else _One(models[0])
-    pairs = _gradient_masks(nets.params, prunable_parameters(models[0]), masks)
-    opt = make_optimizer(optimizer, nets.params.values(), lr, capturable=graph)
+    pairs = _gradient_masks(nets.params, masks)
+    opt, opt_step = how.stepper(nets.params.values(), pairs, graph)
     total = start_iteration + iterations
-    orders = torch.stack([batch_order(s, len(data.x_train), batch_size, total)[start_iteration:] for s in seeds], 1)
+    orders = torch.stack([batch_order(s, len(data.x_train), how.batch_size, total)[start_iteration:] for s in seeds], 1)
     orders = orders if stacked else orders[:, 0]  # one network: its own batch, its loss a scalar
     dtype = next(iter(nets.params.values())).dtype
     step_losses = torch.empty(len(seeds), iterations, device=device, dtype=dtype)
-    recorder = Recorder(data, nets.logits, eval_every, start_iteration, iterations, step_losses, progress)
+    recorder = Recorder(data, nets.logits, how.eval_every, start_iteration, iterations, step_losses, how.progress)
     ones = torch.ones(len(seeds) if stacked else (), device=device, dtype=dtype)  # d(sum of losses) / d(each)
 
     def one_step(idx: torch.Tensor) -> torch.Tensor:
@@ -223,11 +304,11 @@ def _fit(models: Sequence[nn.Module], masks: Sequence[Mask | None], seeds: Seque
         losses.backward(ones)
         for p, keep in pairs:
             p.grad.mul_(keep)
-        opt.step()
+        opt_step()
         return losses.detach()
 
     run_step = step_runner(one_step, orders.to(device), graph=graph)
-    wanted = {int(i) for i in snapshot_at}
+    wanted = {int(i) for i in how.snapshot_at}
     snapshots: list[dict[int, State]] = [{} for _ in seeds]
     for step in range(iterations + 1):
         if start_iteration + step in wanted:
@@ -241,9 +322,18 @@ def _fit(models: Sequence[nn.Module], masks: Sequence[Mask | None], seeds: Seque
     return recorder.histories(snapshots)
 
 
+def _fit_alone(model: nn.Module, mask: Mask | None, seed: int, data: Dataset, how: Schedule) -> History:
+    """One network. Its random layers (dropout) draw from ``seed`` through PyTorch's global generator
+    (restored afterwards), so it trains the same alone as in a batch trained one network at a time."""
+    with torch.random.fork_rng(devices=[data.device] if data.device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        return _fit([model], [mask], [seed], data, False, how)[0]
+
+
 def train(model: nn.Module, data: Dataset, *, mask: Mask | None = None, iterations: int, batch_size: int, lr: float,
           optimizer: str = "adam", eval_every: int = 100, seed: int = 0, snapshot_at: Iterable[int] = (),
-          progress: bool = True, start_iteration: int = 0, cuda_graph: bool | None = None) -> History:
+          progress: bool = True, start_iteration: int = 0, cuda_graph: bool | None = None,
+          optimizer_fn: OptimizerFn | None = None, scheduler_fn: SchedulerFn | None = None) -> History:
     """Train ``model`` in place on ``data`` with the pruned weights held at exactly zero.
 
     The mask zeroes pruned weights once, then every gradient of a pruned weight before each
@@ -253,21 +343,31 @@ def train(model: nn.Module, data: Dataset, *, mask: Mask | None = None, iteratio
     numbers the run from k and continues the seed's data order from there (rewinding to θk).
     A non-finite loss raises ``ValueError`` naming the iteration. On a CUDA device the step is
     replayed from a CUDA graph unless ``cuda_graph=False`` (see :mod:`lottery_core.cuda_graph`).
+
+    Random layers (dropout) draw from ``seed`` too. ``optimizer_fn(params) -> torch.optim.Optimizer``
+    replaces ``optimizer`` and ``lr`` (e.g. ``lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=1e-2)``);
+    after each of its steps the pruned weights and their optimiser state are zeroed again.
+    ``scheduler_fn(optimizer) -> LRScheduler`` adds a learning-rate schedule, stepped once per iteration.
     """
-    return _fit([model], [mask], [seed], data, stacked=False, iterations=iterations, batch_size=batch_size, lr=lr,
-                optimizer=optimizer, eval_every=eval_every, snapshot_at=snapshot_at, progress=progress,
-                start_iteration=start_iteration, cuda_graph=cuda_graph)[0]
+    how = Schedule(iterations, batch_size, lr, optimizer, eval_every, tuple(snapshot_at), progress, start_iteration,
+                   cuda_graph, optimizer_fn, scheduler_fn)
+    return _fit_alone(model, mask, seed, data, how)
 
 
 def train_batched(models: Sequence[nn.Module], data: Dataset, *, masks: Sequence[Mask | None] | None = None,
                   seeds: Sequence[int], iterations: int, batch_size: int, lr: float, optimizer: str = "adam",
                   eval_every: int = 100, snapshot_at: Iterable[int] = (), progress: bool = True,
-                  start_iteration: int = 0, cuda_graph: bool | None = None) -> list[History]:
+                  start_iteration: int = 0, cuda_graph: bool | None = None, optimizer_fn: OptimizerFn | None = None,
+                  scheduler_fn: SchedulerFn | None = None) -> list[History]:
     """Train every model of ``models`` (same architecture) as :func:`train` would train it alone
     with ``seeds[i]`` and ``masks[i]``, all in one stacked run; the models are updated in place.
 
     Returns one :class:`~lottery_core.History` per model. Results match separate ``train`` runs up
-    to floating-point summation order. ``cuda_graph`` as for :func:`train`.
+    to floating-point summation order. ``cuda_graph``, ``optimizer_fn`` and ``scheduler_fn`` as for
+    :func:`train`; stacked, an ``optimizer_fn``'s optimiser sees the S networks' weights as one
+    tensor each, so its rule must act elementwise (Adam, AdamW, SGD with momentum or weight decay).
+    A model that ``vmap`` cannot stack (BatchNorm running statistics, dropout) trains one network at
+    a time, with the same results.
     """
     n = len(models)
     masks = list(masks) if masks is not None else [None] * n
@@ -275,6 +375,8 @@ def train_batched(models: Sequence[nn.Module], data: Dataset, *, masks: Sequence
         raise ValueError("train_batched needs at least one model")
     if len(seeds) != n or len(masks) != n:
         raise ValueError(f"got {n} models but {len(seeds)} seeds and {len(masks)} masks")
-    return _fit(models, masks, seeds, data, stacked=True, iterations=iterations, batch_size=batch_size, lr=lr,
-                optimizer=optimizer, eval_every=eval_every, snapshot_at=snapshot_at, progress=progress,
-                start_iteration=start_iteration, cuda_graph=cuda_graph)
+    how = Schedule(iterations, batch_size, lr, optimizer, eval_every, tuple(snapshot_at), progress, start_iteration,
+                   cuda_graph, optimizer_fn, scheduler_fn)
+    if not _stackable(models[0], data):
+        return [_fit_alone(m, k, s, data, how) for m, k, s in zip(models, masks, seeds)]
+    return _fit(models, masks, seeds, data, True, how)

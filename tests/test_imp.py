@@ -155,19 +155,25 @@ lc.run_imp(lc.get_preset("book", iterations=400, eval_every=100), rounds=3, seed
 """
 
 
-def test_a_run_killed_mid_round_resumes_to_the_records_of_an_uninterrupted_run(tmp_path):
-    """SIGKILL a real IMP run in another process while it trains round 2, then resume it here."""
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path), str(torch.get_num_threads())],
-                             env=env, stderr=subprocess.PIPE)
+def kill_while_round_2_trains(script: str, folder: Path, last_round: int = 3) -> None:
+    """Run ``script`` (argv: ``folder``, the thread count; ``tests/`` importable) in another process and
+    SIGKILL it as soon as it has written round 1, while round 2 trains; round ``last_round`` is then unwritten."""
+    path = os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
+    child = subprocess.Popen([sys.executable, "-c", script, str(folder), str(torch.get_num_threads())],
+                             env=os.environ | {"PYTHONPATH": path}, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
-    while not (tmp_path / "round_001.pt").exists():  # round 1 is written: round 2 is training
+    while not (folder / "round_001.pt").exists():  # round 1 is written: round 2 is training
         assert child.poll() is None, child.stderr.read().decode()
         assert time.monotonic() < deadline, "round 1 never finished"
         time.sleep(0.005)
     child.send_signal(signal.SIGKILL)
     assert child.wait() == -signal.SIGKILL
-    assert not (tmp_path / "round_003.pt").exists()
+    assert not (folder / f"round_{last_round:03d}.pt").exists()
+
+
+def test_a_run_killed_mid_round_resumes_to_the_records_of_an_uninterrupted_run(tmp_path):
+    """SIGKILL a real IMP run in another process while it trains round 2, then resume it here."""
+    kill_while_round_2_trains(KILLED_RUN, tmp_path)
     config = lc.get_preset("book", iterations=400, eval_every=100)
     settings = dict(rounds=3, seeds=[0, 1], control="reinit", rewind_iteration=100, verbose=False)
     resumed = lc.run_imp(config, checkpoint_dir=tmp_path, **settings)

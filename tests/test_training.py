@@ -45,6 +45,16 @@ def assert_same_weights(a: nn.Module, b: nn.Module, atol: float = FLOAT64_TOLERA
         torch.testing.assert_close(x, y, atol=atol, rtol=0, msg=name)
 
 
+def assert_pruned_stay_zero(model: nn.Module, mask: lc.Mask, opt: torch.optim.Optimizer) -> None:
+    """Pruned weights and their Adam(W) moments are exactly zero; the survivors trained."""
+    for key, p in lc.prunable_parameters(model).items():
+        pruned = ~mask[key]
+        assert bool((p[pruned] == 0).all()), key
+        assert bool((p[mask[key]] != 0).any()), key  # the survivors did train
+        assert bool((opt.state[p]["exp_avg"][pruned] == 0).all()), key
+        assert bool((opt.state[p]["exp_avg_sq"][pruned] == 0).all()), key
+
+
 def test_adam_keeps_pruned_weights_and_optimizer_state_exactly_zero(data, monkeypatch):
     model = fresh(data)
     mask = lc.magnitude_prune(model, lc.Mask.ones_like(model), 0.8)
@@ -57,13 +67,60 @@ def test_adam_keeps_pruned_weights_and_optimizer_state_exactly_zero(data, monkey
 
     monkeypatch.setattr(lc.training, "make_optimizer", spy)
     lc.train(model, data, mask=mask, iterations=200, batch_size=60, lr=1e-2, eval_every=50, progress=False)
-    state = captured["opt"].state
-    for key, p in lc.prunable_parameters(model).items():
-        pruned = ~mask[key]
-        assert bool((p[pruned] == 0).all()), key
-        assert bool((p[mask[key]] != 0).any()), key  # the survivors did train
-        assert bool((state[p]["exp_avg"][pruned] == 0).all()), key
-        assert bool((state[p]["exp_avg_sq"][pruned] == 0).all()), key
+    assert_pruned_stay_zero(model, mask, captured["opt"])
+
+
+def test_an_optimizer_factory_with_weight_decay_and_a_schedule_keeps_pruned_weights_zero(data):
+    model = fresh(data)
+    mask = lc.magnitude_prune(model, lc.Mask.ones_like(model), 0.8)
+    made = []
+
+    def adamw(params):
+        made.append(torch.optim.AdamW(params, lr=1e-2, weight_decay=0.1))
+        return made[-1]
+
+    lc.train(model, data, mask=mask, iterations=200, batch_size=60, lr=1e-3, eval_every=50, progress=False,
+             optimizer_fn=adamw, scheduler_fn=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 50, gamma=0.5))
+    assert len(made) == 1 and made[0].param_groups[0]["weight_decay"] == 0.1
+    assert made[0].param_groups[0]["lr"] == pytest.approx(1e-2 * 0.5**4)  # the schedule stepped 200 times
+    assert_pruned_stay_zero(model, mask, made[0])
+
+
+def test_a_module_pruned_by_torch_trains_after_from_torch_prune(data):
+    model = fresh(data)
+    torch.nn.utils.prune.l1_unstructured(model.net[1], "weight", amount=0.5)
+    settings = dict(iterations=30, batch_size=60, lr=1e-3, eval_every=30, progress=False)
+    with pytest.raises(ValueError, match=r"torch.nn.utils.prune has pruned \['net.1.weight'\].*from_torch_prune"):
+        lc.train(model, data, mask=lc.Mask.ones_like(model), **settings)
+    mask = lc.Mask.from_torch_prune(model, remove=True)
+    assert list(mask) == ["net.1.weight"] and mask.density() == 0.5
+    lc.train(model, data, mask=mask, **settings)
+    assert bool((model.net[1].weight[~mask["net.1.weight"]] == 0).all())
+    assert bool((model.net[3].weight != 0).all())  # the layers the mask leaves out are not pruned
+
+
+def batchnorm_net(seed: int, dropout: float = 0.0) -> nn.Module:
+    torch.manual_seed(seed)
+    layers = [nn.Linear(40, 32, bias=False), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(dropout), nn.Linear(32, 10)]
+    return nn.Sequential(*layers).double()
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_batchnorm_stacks_and_dropout_trains_one_at_a_time_as_separate_runs(data64, dropout):
+    """vmap stacks BatchNorm (running statistics included); it refuses dropout's random draws, so those
+    networks train one after the other, each drawing its dropout from its seed: either way, the records
+    of separate runs."""
+    assert lc.training._stackable(batchnorm_net(0, dropout), data64) is (dropout == 0)
+    models = [batchnorm_net(s, dropout) for s in (0, 1)]
+    masks = [lc.magnitude_prune(m, lc.Mask.ones_like(m), 0.5) for m in models]
+    settings = dict(iterations=40, batch_size=60, lr=1e-3, eval_every=20, progress=False)
+    hs = lc.train_batched(models, data64, masks=masks, seeds=[0, 1], **settings)
+    for s, model, mask, h in zip((0, 1), models, masks, hs):
+        alone = batchnorm_net(s, dropout)
+        ha = lc.train(alone, data64, mask=mask, seed=s, **settings)
+        assert_same_weights(model, alone)  # running_mean and running_var included
+        assert [e.val_loss for e in h.evaluations] == pytest.approx([e.val_loss for e in ha.evaluations],
+                                                                   abs=FLOAT64_TOLERANCE)
 
 
 def test_masked_weights_stay_zero_with_sgd_momentum(data):
