@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..analysis import arm_differences
+from ..arms import arm_label
 from ..stats import Interval
 from .claims import Check, Claims
 
@@ -34,8 +35,8 @@ def pooled_table(pooled_intervals: Mapping[str, Mapping[str, float]]) -> pd.Data
     rows = []
     for arm, record in pooled_intervals.items():
         iv = Interval.of(record)
-        reference = "ticket" if arm.startswith("ticket") else "random reinitialisation"
-        rows.append({"arm": arm, "minus": reference, "mean [95% t interval]": iv.format(),
+        reference = "ticket" if arm.startswith("ticket") else "reinit"
+        rows.append({"arm": arm_label(arm), "minus": arm_label(reference), "mean [95% t interval]": iv.format(),
                      "90% t interval": iv.at(0.90).format(), "within ±1 point": "yes" if iv.equivalent() else "no"})
     return pd.DataFrame(rows).set_index(["arm", "minus"])
 
