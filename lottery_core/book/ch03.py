@@ -92,8 +92,10 @@ def _best(m: Mapping[str, Any]) -> Check:
 @claims("ch03-behind", "Below about a tenth of the weights the tickets fall clearly behind the dense network, and "
         "at the sparsest round, with about 4% of the weights left, they are about ten points behind or more")
 def _behind(m: Mapping[str, Any]) -> Check:
-    first = next(iv for iv in m["ticket_minus_dense"] if iv["round"] == m["below_dense_from"])
     last = m["ticket_minus_dense"][-1]
+    if m["below_dense_from"] is None:
+        return Check(False, f"not below the dense network at the last round: {_iv(last).format()}")
+    first = next(iv for iv in m["ticket_minus_dense"] if iv["round"] == m["below_dense_from"])
     holds = 0.05 <= first["density"] <= 0.12 and abs(last["density"] - 0.04) < 0.005 and last["mean"] < -0.08
     return Check(holds, f"below the dense network at every round from {first['density']:.1%}; at "
                  f"{last['density']:.1%}: {_iv(last).format()}")
