@@ -80,6 +80,23 @@ from .report import (
 )
 from .results import ImpResult, RoundRecord
 from .rewind import reinitialize, rewind, snapshot
+
+# --- instability analysis (linear mode connectivity; Frankle, Dziugaite, Roy & Carbin 2020) ---
+from .stability import (
+    STABLE_THRESHOLD,
+    Instability,
+    copy_seeds,
+    error_barrier,
+    instability,
+    instability_curve,
+    interpolate,
+    interpolation_alphas,
+    linear_path,
+    rewind_points,
+    train_copies,
+)
+
+# --- end of the instability block ---
 from .sweep import Experiment, SharedPathError, SweepResult, sweep
 from .training import batch_order, train, train_batched
 
@@ -183,4 +200,18 @@ __all__ = [
     "words_by_density",
     "write_metrics",
     "xavier_std",
+]
+
+__all__ += [  # instability analysis (lottery_core.stability)
+    "Instability",
+    "STABLE_THRESHOLD",
+    "copy_seeds",
+    "error_barrier",
+    "instability",
+    "instability_curve",
+    "interpolate",
+    "interpolation_alphas",
+    "linear_path",
+    "rewind_points",
+    "train_copies",
 ]
