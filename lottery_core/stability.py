@@ -6,8 +6,8 @@ with different samples of SGD noise (here: two different minibatch orders), then
 networks on the straight line between the two results, θ(α) = (1 − α) θ_A + α θ_B. The paper's
 *error barrier* (their "linear interpolation instability") is the largest error on that path
 minus the mean of the two ends' errors; a network is *stable* to SGD noise when the barrier is
-about zero. The paper evaluates 30 evenly spaced α and calls a barrier under 2% stable; here
-11 points (α = 0, 0.1, ..., 1) are the default.
+about zero; the paper takes a barrier under 2% as stable. The paper evaluates the path on a finer
+grid of α than the 11 points (α = 0, 0.1, ..., 1) used here by default.
 
 The copies of many starts and seeds train side by side in one :func:`~lottery_core.train_batched`
 call; the data order of a copy is the ``seeds`` entry that ``train_batched`` gives it, so two
@@ -36,7 +36,7 @@ from .rewind import rewind, snapshot
 from .training import train_batched
 
 State = Mapping[str, torch.Tensor]
-DEFAULT_POINTS = 11  # α = 0, 0.1, ..., 1 (the paper uses 30 points)
+DEFAULT_POINTS = 11  # α = 0, 0.1, ..., 1
 STABLE_THRESHOLD = 0.02  # Frankle et al. (2020) call a network stable when its error barrier is under 2%
 SPLITS = ("train", "val", "test")
 DEFAULT_REWIND_ITERATIONS = (0, 25, 100, 300, 1000)
@@ -188,7 +188,7 @@ def train_copies(model: nn.Module, starts: Sequence[State], masks: Sequence[Mask
 def instability(model: nn.Module, start_state: State, mask: Mask | None, data: Dataset, *, iterations: int,
                 batch_size: int, lr: float, optimizer: str = "adam", data_seeds: tuple[int, int] = (1, 2),
                 start_iteration: int = 0, points: int = DEFAULT_POINTS, split: str = "test") -> Instability:
-    """Instability analysis of one start (Frankle, Dziugaite, Roy & Carbin 2020, Algorithm 1).
+    """Instability analysis of one start (Frankle, Dziugaite, Roy & Carbin 2020).
 
     Two copies of ``start_state`` (θk, with ``mask`` applied) train ``iterations`` steps with the
     minibatch orders of ``data_seeds[0]`` and ``data_seeds[1]``; the result holds the errors on
@@ -234,7 +234,7 @@ def _mask_for(masks: Mapping | None, seed: int, k: int) -> Mask | None:
 def instability_curve(config: ExperimentConfig, *, rewind_iterations: Sequence[int] = DEFAULT_REWIND_ITERATIONS,
                       seeds: Sequence[int] = (0, 1, 2), masks: Mapping | None = None, data: Dataset | None = None,
                       points: int = DEFAULT_POINTS, split: str = "test") -> pd.DataFrame:
-    """The error barrier against the rewind iteration k (Frankle et al. 2020, Figures 3 and 5).
+    """The error barrier against the rewind iteration k, for the dense network or a mask (Frankle et al. 2020).
 
     For every seed, θk is the dense network's weights after k iterations (:func:`rewind_points`);
     two copies of θk ⊙ mask train the remaining ``config.iterations − k`` iterations with the data
