@@ -91,6 +91,19 @@ from .saliency import (
     synflow_scores,
     trained_scores,
 )
+from .stability import (
+    STABLE_THRESHOLD,
+    Instability,
+    copy_seeds,
+    error_barrier,
+    instability,
+    instability_curve,
+    interpolate,
+    interpolation_alphas,
+    linear_path,
+    rewind_points,
+    train_copies,
+)
 from .sweep import Experiment, SharedPathError, SweepResult, sweep
 from .training import batch_order, train, train_batched
 
@@ -203,4 +216,15 @@ __all__ = [
     "synflow_mask",
     "synflow_scores",
     "trained_scores",
+    "Instability",
+    "STABLE_THRESHOLD",
+    "copy_seeds",
+    "error_barrier",
+    "instability",
+    "instability_curve",
+    "interpolate",
+    "interpolation_alphas",
+    "linear_path",
+    "rewind_points",
+    "train_copies",
 ]
