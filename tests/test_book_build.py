@@ -3,6 +3,7 @@ runs in every build and writes the metrics the claims tests read; `make book-cac
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -14,7 +15,11 @@ CACHE = "_build/.jupyter_cache"  # where Jupyter Book 1 keeps jupyter-cache when
 
 
 def recipe(target: str) -> list[str]:
-    done = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True)
+    """What ``make -n target`` would run, from the book's own lines on. Run from inside another make (``make test``),
+    a sub-make would also print "Entering directory" lines: the parent's make variables are left out."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    done = subprocess.run(["make", "-n", "--no-print-directory", target], cwd=ROOT, capture_output=True, text=True,
+                          check=True, env=env)
     lines = done.stdout.splitlines()
     return lines[next(i for i, line in enumerate(lines) if line.startswith(("rm -rf", "LOTTERY_CACHE="))):]
 
