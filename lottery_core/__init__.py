@@ -58,8 +58,6 @@ from .history import Evaluation, History, loss_and_accuracy
 from .imp import run_imp, train_controls
 from .masks import Mask, output_layer_name, prunable_parameters
 from .models import MODELS, build_model, glorot_init_
-from .oneshot import masked_accuracy, matching_mask, one_shot_sweep, prune_trained, train_one_shot
-from .progress import progress_block, run_imp_with_progress
 from .pruning import layer_rates_for, magnitude_prune, random_prune
 from .report import (
     by_density,
@@ -131,20 +129,15 @@ __all__ = [
     "load_recorded",
     "loss_and_accuracy",
     "magnitude_prune",
-    "masked_accuracy",
-    "matching_mask",
     "metrics_path",
     "movement_by_seed",
     "movement_null",
     "movement_summary",
-    "one_shot_sweep",
     "output_dir",
     "output_layer_name",
     "paired_differences",
     "paired_interval",
-    "progress_block",
     "prunable_parameters",
-    "prune_trained",
     "random_prune",
     "ratio_interval",
     "read_metrics",
@@ -156,7 +149,6 @@ __all__ = [
     "rms_summary",
     "rms_trajectory",
     "run_imp",
-    "run_imp_with_progress",
     "safe_load",
     "scale_table",
     "scaled_arm",
@@ -172,7 +164,6 @@ __all__ = [
     "train_arms",
     "train_batched",
     "train_controls",
-    "train_one_shot",
     "weight_movement",
     "words_by_density",
     "write_metrics",

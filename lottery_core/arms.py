@@ -63,7 +63,7 @@ def arm_label(name: str) -> str:
     if alpha is not None and name != "ticket":
         power = {0.5: "½", 1.0: ""}.get(alpha, f"^{alpha:g}")
         return f"ticket × (1/√d){power}" if power else "ticket × 1/√d"
-    from .plots import ARM_LABELS as CONTROL_LABELS  # imported late: plots pulls in matplotlib
+    from .book.plots import ARM_LABELS as CONTROL_LABELS  # imported late: plots pulls in matplotlib
 
     return ARM_LABELS.get(name) or CONTROL_LABELS.get(name, name)
 

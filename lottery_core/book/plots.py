@@ -11,8 +11,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .analysis import paired_interval
-from .history import History
+from ..analysis import paired_interval
+from ..history import History
 
 ARM_LABELS = {
     "ticket": "winning ticket (rewound to θ0)",
@@ -301,7 +301,7 @@ def plot_paired_differences(table: pd.DataFrame, *, group: str = "arm", hue: str
                             xlabel: str = "difference in test accuracy (percentage points)") -> plt.Axes:
     """Forest plot of paired differences (rows of :func:`~lottery_core.arm_differences`): one row per
     ``group`` value, one marker per ``hue`` value, mean with its 95% t interval; zero marked."""
-    from .arms import arm_label
+    from ..arms import arm_label
 
     label = label or arm_label
     groups = list(dict.fromkeys(table[group]))
@@ -348,7 +348,7 @@ def plot_kept_initial_values(result, rounds: Sequence[int], labels: Mapping[str,
                              near_zero: float = 0.5) -> np.ndarray:
     """Chapter 5 (Appendix F.1): per layer, θ0 in units of the layer's Glorot σ for all weights and for
     those that survive into the tickets of ``rounds``, pooled over seeds, normalised to unit area."""
-    from .analysis import xavier_std
+    from ..analysis import xavier_std
 
     keys = list(labels)
     fig, axes = plt.subplots(1, len(keys), figsize=(4.3 * len(keys), 3.6), sharey=True, squeeze=False)
@@ -371,7 +371,7 @@ def plot_kept_initial_values(result, rounds: Sequence[int], labels: Mapping[str,
 def plot_selection_ceiling(scales: pd.DataFrame, labels: Mapping[str, str]) -> np.ndarray:
     """Chapter 6: per layer, the RMS of the tickets' kept θ0 over the dense Glorot σ (mean ± sd over
     seeds) against the layer's density, beside Glorot's 1/sqrt(d) and the Gaussian selection ceiling."""
-    from .analysis import gaussian_selection_ceiling
+    from ..analysis import gaussian_selection_ceiling
 
     keys = list(labels)
     fig, axes = plt.subplots(1, len(keys), figsize=(4.3 * len(keys), 3.9), sharey=True, squeeze=False)
@@ -402,7 +402,7 @@ def plot_rms_over_training(rms: pd.DataFrame, labels: Mapping[str, str], *, arms
     """Chapter 6 (the review's reading of Appendix F.5): per layer, the RMS of the kept weights over
     training in units of the dense Glorot σ, one line per arm (mean over seeds, band ±1 sd), with σ
     and σ/√d of the layer drawn as reference lines."""
-    from .arms import arm_label
+    from ..arms import arm_label
 
     arms = list(dict.fromkeys(rms["arm"])) if arms is None else list(arms)
     data = rms[rms["arm"].isin(arms)].assign(scaled=lambda f: f["rms"] / f["sigma"],

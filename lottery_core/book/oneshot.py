@@ -16,13 +16,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .data import Dataset, load_dataset
-from .masks import Mask
-from .models import build_model
+from ..data import Dataset, load_dataset
+from ..masks import Mask
+from ..models import build_model
+from ..pruning import layer_rates_for, magnitude_prune, random_prune
+from ..results import ImpResult
+from ..training import loss_and_accuracy, train_batched
 from .progress import progress_block
-from .pruning import layer_rates_for, magnitude_prune, random_prune
-from .results import ImpResult
-from .training import loss_and_accuracy, train_batched
 
 State = Mapping[str, torch.Tensor]
 
