@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from .analysis import sparse_glorot_std, xavier_std
 from .masks import Mask, prunable_parameters
 from .pruning import random_prune
 from .rewind import reinitialize, snapshot
+from .scale import sparse_glorot_std, xavier_std
 
 State = dict[str, torch.Tensor]
 ControlFn = Callable[[nn.Module, Mapping[str, torch.Tensor], Mask, int], tuple[State, Mask]]

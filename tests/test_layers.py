@@ -136,3 +136,18 @@ def test_the_core_is_at_most_2400_lines():
     ``lottery_core`` except the book's support (``lottery_core/book``), ``sweep.py`` and ``__main__.py``."""
     lines = {m: sum(1 for line in modules()[m].read_text().splitlines() if line.strip()) for m in core_modules()}
     assert sum(lines.values()) <= CORE_LINE_BUDGET, sorted(lines.items(), key=lambda kv: -kv[1])
+
+
+def test_every_module_comes_from_this_tree():
+    """Importing every module loads nothing from elsewhere: an editable install of another checkout would
+    otherwise quietly supply a module that this tree has moved or removed."""
+    script = f"""
+import importlib, sys
+for name in {sorted(modules())!r}:
+    importlib.import_module(name)
+print("\\n".join(sorted(f"{{n}} {{m.__file__}}" for n, m in sys.modules.items()
+                        if n.startswith("lottery_core") and not (m.__file__ or "").startswith({str(PACKAGE)!r}))))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == ""
