@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 import lottery_core as lc
+from lottery_core.book.oneshot import masked_accuracy
 
 ROUNDS = (7, 12)  # IMP densities ~21.6% and ~7.4% with the book's 20% / 10% (output) per round
 
@@ -63,7 +64,7 @@ def train_group(config, data, seed: int, theta0, masks: dict[str, lc.Mask], iter
         model = lc.build_model(config.model, data.input_shape, data.num_classes, seed=seed)
         models.append(lc.rewind(model, theta0, mask))
     scratch = lc.build_model(config.model, data.input_shape, data.num_classes, seed=seed)
-    supermask = [lc.masked_accuracy(scratch, theta0, mask, data)["test_acc"] for _, _, mask in arms]
+    supermask = [masked_accuracy(scratch, theta0, mask, data)["test_acc"] for _, _, mask in arms]
     histories = lc.train_batched(models, data, masks=[m for _, _, m in arms], seeds=[seed] * len(arms),
                                  iterations=iterations, batch_size=config.batch_size, lr=config.lr,
                                  eval_every=config.eval_every, progress=False)
@@ -80,7 +81,7 @@ def imp_rows(imp: lc.ImpResult, data) -> list[dict]:
             continue
         mask = imp.mask(record.round, record.seed)
         scratch = lc.build_model(imp.config.model, data.input_shape, data.num_classes, seed=record.seed)
-        sm = lc.masked_accuracy(scratch, imp.initial_state(record.seed), mask, data)["test_acc"]
+        sm = masked_accuracy(scratch, imp.initial_state(record.seed), mask, data)["test_acc"]
         shuffle = record.controls["random_prune"]
         base = {"seed": record.seed, "round": record.round, "method": "imp", "density": record.density}
         rows.append({**base, "variant": "mask", "supermask_test_acc": sm, "early_stop_test_acc":

@@ -2,46 +2,13 @@
 
 Pruning, masks, rewinding, training and the Xavier-scale analysis for the Lottery Ticket
 Hypothesis (Frankle & Carbin, ICLR 2019). Importing the package has no side effects.
+
+What the book's chapters need and nobody else (output folders, metrics files, figures, progress
+display, each chapter's tables and claims) lives in ``lottery_core.book``, which this package never
+imports.
 """
 
-from .analysis import (
-    arm_differences,
-    dead_units,
-    dead_units_at_rewind,
-    effective_fan_in,
-    effective_fan_out,
-    gap_closed,
-    gaussian_selection_ceiling,
-    kept_init_shape,
-    kept_init_shape_by_seed,
-    kept_rms,
-    movement_by_seed,
-    movement_null,
-    movement_summary,
-    paired_differences,
-    paired_interval,
-    ratio_interval,
-    rms_summary,
-    rms_trajectory,
-    scale_table,
-    select_rounds_on_validation,
-    selection_ceiling_scale,
-    sparse_glorot_std,
-    subnetwork_scale,
-    ticket_scales,
-    weight_movement,
-    xavier_std,
-)
-from .arms import (
-    ArmRun,
-    arm_init,
-    arm_label,
-    rewinding_curves,
-    rewinding_frame,
-    scaled_arm,
-    snapshot_schedule,
-    train_arms,
-)
+from .arms import ARM_LABELS, ArmRun, arm_init, arm_label, scaled_arm, snapshot_schedule, train_arms, train_configured
 from .checkpoint import atomic_save, safe_load
 from .config import PRESETS, ExperimentConfig, get_preset
 from .controls import CONTROLS, check_controls, control_init
@@ -58,23 +25,7 @@ from .history import Evaluation, History, loss_and_accuracy
 from .imp import run_imp, train_controls
 from .masks import Mask, output_layer_name, prunable_parameters
 from .models import MODELS, build_model, glorot_init_
-from .oneshot import masked_accuracy, matching_mask, one_shot_sweep, prune_trained, train_one_shot
-from .progress import progress_block, run_imp_with_progress
 from .pruning import layer_rates_for, magnitude_prune, random_prune
-from .report import (
-    by_density,
-    cache_dir,
-    format_ratio,
-    interval_text,
-    interval_word,
-    load_recorded,
-    metrics_path,
-    output_dir,
-    read_metrics,
-    recorded_difference_table,
-    words_by_density,
-    write_metrics,
-)
 from .results import ImpResult, RoundRecord
 from .rewind import reinitialize, rewind, snapshot
 from .saliency import (
@@ -91,6 +42,21 @@ from .saliency import (
     synflow_scores,
     trained_scores,
 )
+from .scale import (
+    effective_fan_in,
+    effective_fan_out,
+    gaussian_selection_ceiling,
+    kept_init_shape,
+    kept_rms,
+    movement_null,
+    rms_trajectory,
+    scale_table,
+    selection_ceiling_scale,
+    sparse_glorot_std,
+    subnetwork_scale,
+    weight_movement,
+    xavier_std,
+)
 from .stability import (
     STABLE_THRESHOLD,
     Instability,
@@ -104,23 +70,36 @@ from .stability import (
     rewind_points,
     train_copies,
 )
+from .stats import (
+    EQUIVALENCE_MARGIN,
+    Interval,
+    arm_differences,
+    binomial_se,
+    gap_closed,
+    paired_differences,
+    paired_interval,
+    ratio_interval,
+)
 from .sweep import Experiment, SharedPathError, SweepResult, sweep
 from .training import batch_order, train, train_batched
 
 __version__ = "0.2.0"
 
 __all__ = [
+    "ARM_LABELS",
     "ArmRun",
     "CONTROLS",
     "DATASETS",
     "DATASET_TITLES",
     "Dataset",
     "DatasetUnavailableError",
+    "EQUIVALENCE_MARGIN",
     "Evaluation",
     "Experiment",
     "ExperimentConfig",
     "History",
     "ImpResult",
+    "Interval",
     "MODELS",
     "Mask",
     "OFFLINE_DATASETS",
@@ -133,76 +112,49 @@ __all__ = [
     "arm_label",
     "atomic_save",
     "batch_order",
+    "binomial_se",
     "build_model",
-    "by_density",
-    "cache_dir",
     "check_controls",
     "control_init",
-    "dead_units",
-    "dead_units_at_rewind",
     "default_device",
     "effective_fan_in",
     "effective_fan_out",
-    "format_ratio",
     "gap_closed",
     "gaussian_selection_ceiling",
     "get_preset",
     "glorot_init_",
-    "interval_text",
-    "interval_word",
     "kept_init_shape",
-    "kept_init_shape_by_seed",
     "kept_rms",
     "layer_rates_for",
     "load_dataset",
-    "load_recorded",
     "loss_and_accuracy",
     "magnitude_prune",
-    "masked_accuracy",
-    "matching_mask",
-    "metrics_path",
-    "movement_by_seed",
     "movement_null",
-    "movement_summary",
-    "one_shot_sweep",
-    "output_dir",
     "output_layer_name",
     "paired_differences",
     "paired_interval",
-    "progress_block",
     "prunable_parameters",
-    "prune_trained",
     "random_prune",
     "ratio_interval",
-    "read_metrics",
-    "recorded_difference_table",
     "reinitialize",
     "rewind",
-    "rewinding_curves",
-    "rewinding_frame",
-    "rms_summary",
     "rms_trajectory",
     "run_imp",
-    "run_imp_with_progress",
     "safe_load",
     "scale_table",
     "scaled_arm",
-    "select_rounds_on_validation",
     "selection_ceiling_scale",
     "snapshot",
     "snapshot_schedule",
     "sparse_glorot_std",
     "subnetwork_scale",
     "sweep",
-    "ticket_scales",
     "train",
     "train_arms",
     "train_batched",
+    "train_configured",
     "train_controls",
-    "train_one_shot",
     "weight_movement",
-    "words_by_density",
-    "write_metrics",
     "xavier_std",
     "KEEP",
     "MASK_CRITERIA",

@@ -30,16 +30,32 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .analysis import rms_trajectory
+from .config import ExperimentConfig
 from .controls import CONTROLS, control_init
+from .data import Dataset
+from .history import History
 from .masks import Mask
+from .models import build_model
+from .scale import rms_trajectory
+from .training import train_batched
 
 State = dict[str, torch.Tensor]
 SCALED_PREFIX = "ticket_scaled_"
 TICKET_ARMS = ("ticket", "ticket_random_signs", "ticket_shuffled")
-ARM_LABELS = {  # the arms defined here; the controls' labels are lottery_core.plots.ARM_LABELS
+ARM_LABELS = {  # every named start: the ticket, its variants and the controls of lottery_core.controls
+    "ticket": "winning ticket (rewound to θ0)",
     "ticket_random_signs": "ticket |θ0|, random signs",
     "ticket_shuffled": "ticket θ0 values, shuffled positions",
+    "reinit": "random reinitialisation",
+    "random_prune": "random pruning",
+    "reinit_layer_scaled": "reinit × 1/√d per layer",
+    "reinit_neuron_scaled": "reinit, per-neuron sparse Glorot",
+    "sign_constant": "ticket signs, constant magnitude",
+    "sign_shuffle": "ticket signs, shuffled magnitudes",
+    "one_shot": "one-shot pruning (rewound to θ0)",  # the pruning methods that one-shot runs compare
+    "magnitude": "magnitude pruning",
+    "random": "random pruning",
+    "global": "global magnitude pruning",
 }
 
 
@@ -63,9 +79,7 @@ def arm_label(name: str) -> str:
     if alpha is not None and name != "ticket":
         power = {0.5: "½", 1.0: ""}.get(alpha, f"^{alpha:g}")
         return f"ticket × (1/√d){power}" if power else "ticket × 1/√d"
-    from .plots import ARM_LABELS as CONTROL_LABELS  # imported late: plots pulls in matplotlib
-
-    return ARM_LABELS.get(name) or CONTROL_LABELS.get(name, name)
+    return ARM_LABELS.get(name, name)
 
 
 def check_arm(name: str) -> None:
@@ -146,7 +160,7 @@ class ArmRun:
     seconds: float = 0.0
 
     def rms_frame(self) -> pd.DataFrame:
-        """:func:`~lottery_core.analysis.rms_trajectory` of every network with snapshots, one row per
+        """:func:`~lottery_core.rms_trajectory` of every network with snapshots, one row per
         round, seed, arm, layer and snapshot iteration."""
         frames = [rms_trajectory(snaps, self.masks[(r, s)]).assign(round=r, seed=s, arm=arm)
                   for (r, s, arm), snaps in self.snapshots.items() if snaps]
@@ -164,6 +178,16 @@ def _metrics(history) -> dict[str, float]:
             "early_stop_iteration": history.early_stop_iteration, "final_test_acc": history.final_test_acc}
 
 
+def train_configured(models: Sequence[nn.Module], data: Dataset, config: ExperimentConfig, *,
+                     masks: Sequence[Mask | None], seeds: Sequence[int], start_iteration: int = 0,
+                     **options) -> list[History]:
+    """:func:`~lottery_core.train_batched` on ``config``'s schedule (batch size, learning rate, optimizer,
+    evaluations), from ``start_iteration`` to ``config.iterations``; ``options`` go to ``train_batched``."""
+    return train_batched(models, data, masks=masks, seeds=seeds, iterations=config.iterations - start_iteration,
+                         batch_size=config.batch_size, lr=config.lr, optimizer=config.optimizer,
+                         eval_every=config.eval_every, start_iteration=start_iteration, **options)
+
+
 def train_arms(result, rounds: Iterable[int], arms: Sequence[str], *, data, start_iteration: int | None = None,
                snapshot_at: Iterable[int] = (), progress: bool | str = False, verbose: bool = True) -> ArmRun:
     """Train every arm in ``arms`` at every round in ``rounds`` for every seed of the IMP run ``result``,
@@ -175,8 +199,6 @@ def train_arms(result, rounds: Iterable[int], arms: Sequence[str], *, data, star
     iteration: ``start_iteration=0`` gives a control the ticket's whole budget (Frankle et al. 2019
     rewind a ticket to θk after k dense iterations). ``snapshot_at`` iterations are kept per network.
     """
-    from . import build_model, train_batched  # the package exports them; imported late to avoid a cycle
-
     for name in arms:
         check_arm(name)
     config, rounds = result.config, sorted({int(r) for r in rounds})
@@ -193,11 +215,8 @@ def train_arms(result, rounds: Iterable[int], arms: Sequence[str], *, data, star
                 models.append(model)
                 masks.append(mask)
     started = time.perf_counter()
-    histories = train_batched(
-        models, data, masks=masks, seeds=[s for _, s, _ in jobs], iterations=config.iterations - start,
-        batch_size=config.batch_size, lr=config.lr, optimizer=config.optimizer, eval_every=config.eval_every,
-        snapshot_at=snapshot_at, progress=progress, start_iteration=start,
-    )
+    histories = train_configured(models, data, config, masks=masks, seeds=[s for _, s, _ in jobs],
+                                 start_iteration=start, snapshot_at=snapshot_at, progress=progress)
     run = ArmRun(pd.DataFrame([
         {"round": r, "seed": s, "arm": name, "density": m.density(), **_metrics(h)}
         for (r, s, name), m, h in zip(jobs, masks, histories)
@@ -221,40 +240,3 @@ def arm_summary(run: ArmRun) -> str:
         lines.append(f"round {r:2d} | {part['density'].mean():6.2%} of weights | "
                      + " | ".join(f"{a} {v:.2%}" for a, v in means.items()))
     return "\n".join(lines)
-
-
-def rewinding_frame(runs: Mapping[tuple[str, int], object], round: int, *, data,
-                    progress: bool | str = False) -> pd.DataFrame:
-    """Tidy data for chapter 7: for every IMP run in ``runs`` (keyed by (setting, k)), the dense network
-    (round 0), the ticket at ``round`` and its random reinitialisation under the ticket's mask, one row
-    per setting, k, seed and arm. A run rewound to θ0 that trained ``reinit`` at that round gives its own;
-    for the others a ``reinit`` control is trained here from iteration 0 for the run's whole budget, as
-    many iterations as the ticket's weights have seen (k dense, then T − k after rewinding)."""
-    frames = []
-    for (setting, k), result in runs.items():
-        long = result.to_long_frame()
-        keep = (long["round"] == 0) & (long["arm"] == "ticket")
-        keep |= (long["round"] == round) & long["arm"].isin(["ticket", "reinit"])
-        part = long[keep].assign(arm=lambda f: np.where(f["round"] == 0, "dense", f["arm"]))
-        if result.rewind_iteration > 0 or not (part["arm"] == "reinit").any():
-            part = part[part["arm"] != "reinit"]
-            trained = train_arms(result, [round], ["reinit"], data=data, start_iteration=0, progress=progress)
-            part = pd.concat([part, trained.frame], ignore_index=True)
-        frames.append(part.assign(setting=setting, k=k))
-    return pd.concat(frames, ignore_index=True)
-
-
-def rewinding_curves(runs: Mapping[tuple[str, int], object], rounds: int) -> pd.DataFrame:
-    """The tickets of every run in ``runs`` (keyed by (setting, k)) at rounds 0 to ``rounds``, tidy, with
-    ``arm`` naming the run: for figures of accuracy against density."""
-    frames = []
-    for (setting, k), result in runs.items():
-        long = result.to_long_frame()
-        part = long[(long["arm"] == "ticket") & (long["round"] <= rounds)]
-        frames.append(part.assign(arm=rewinding_label(setting, k)))
-    return pd.concat(frames, ignore_index=True)
-
-
-def rewinding_label(setting: str, k: int) -> str:
-    """``"high rate, rewound to θ100"``."""
-    return f"{setting} rate, rewound to θ{k}"

@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from .analysis import sparse_glorot_std, xavier_std
 from .masks import Mask
 from .pruning import random_prune
 from .rewind import Init, reinitialize, snapshot
+from .scale import sparse_glorot_std, xavier_std
 
 State = dict[str, torch.Tensor]
 # (scratch model, ticket start, ticket mask, seed, init) -> (initial state, mask); ``init`` as for ``reinitialize``

@@ -47,10 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out.resolve()
     os.environ["LOTTERY_CACHE"] = str(out / "cache")  # every chapter's IMP checkpoints and outputs go here
-    from lottery_core import report  # after LOTTERY_CACHE is set
+    from lottery_core.book import conclusion  # after LOTTERY_CACHE is set
 
     parameters = {"seeds": args.seeds, "seed": args.seeds[0], "metrics_dir": str(out / "metrics")}
-    done = report.run_chapters(args.chapters, ROOT / "book", out / "metrics", parameters)
+    done = conclusion.run_chapters(args.chapters, ROOT / "book", out / "metrics", parameters)
     failed = [c for c in args.chapters if c not in done]
     if failed:
         print(f"{len(failed)} chapter(s) failed with seeds {args.seeds}: {', '.join(failed)}", file=sys.stderr)

@@ -56,7 +56,7 @@ def test_table_agrees_with_records(metrics):
 
 @pytest.mark.notebook
 def test_every_gap_is_the_paired_t_interval_of_the_records(metrics):
-    from lottery_core.report import CONTROL_COMPARISONS
+    from lottery_core.book.ch04 import CONTROL_COMPARISONS
 
     records = metrics["records"]
     for key, (arm, baseline, column) in CONTROL_COMPARISONS.items():

@@ -12,7 +12,8 @@ MIN_REPEAT = 6
 
 
 def library() -> dict[str, str]:
-    return {p.name: p.read_text() for p in sorted(LIBRARY.glob("*.py"))}
+    """Every module of the package, the book's support (``lottery_core/book``) included."""
+    return {str(p.relative_to(LIBRARY)): p.read_text() for p in sorted(LIBRARY.rglob("*.py"))}
 
 
 def long_functions(files: dict[str, str]) -> list[str]:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from lottery_core import book, report
+from lottery_core import book
+from lottery_core.book import conclusion
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
-CHAPTERS = list(report.BOOK_CHAPTERS)
+CHAPTERS = list(conclusion.BOOK_CHAPTERS)
 
 
 def run_conclusion(out: Path, **parameters) -> tuple[dict, dict]:
@@ -47,7 +48,7 @@ def test_the_page_shows_every_chapters_claims(chapter_metrics_dir, chapter_metri
         assert f"{holding} of {len(claims)} hold for this run" in shown, name
         assert all(claim.id in shown for claim in claims), name
     m6 = chapter_metrics["06_sqrt10_magnitude"]
-    assert metrics["seed_question"] == report.seed_question_metrics(m6)
+    assert metrics["seed_question"] == conclusion.seed_question_metrics(m6)
 
 
 @pytest.mark.notebook

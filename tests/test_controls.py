@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import lottery_core as lc
-from lottery_core.analysis import sparse_glorot_std, xavier_std
+from lottery_core.scale import sparse_glorot_std, xavier_std
 
 CFG = dataclasses.replace(lc.get_preset("book"), iterations=60, eval_every=30)
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import lottery_core as lc
-from lottery_core.oneshot import removed_norm_share
+from lottery_core.book import oneshot
+from lottery_core.book.oneshot import removed_norm_share
 from lottery_core.training import loss_and_accuracy
 
 
@@ -27,7 +28,7 @@ def _kept_above_pruned(state, mask):
 
 def test_layerwise_prune_keeps_exact_counts_and_the_largest_weights(trained):
     model, state, _ = trained
-    mask = lc.prune_trained(model, state, 0.8)
+    mask = oneshot.prune_trained(model, state, 0.8)
     sizes, counts = mask.sizes(), mask.counts()
     out = lc.output_layer_name(model)
     for key, n in sizes.items():
@@ -38,7 +39,7 @@ def test_layerwise_prune_keeps_exact_counts_and_the_largest_weights(trained):
 
 def test_global_prune_ranks_all_layers_together(trained):
     model, state, _ = trained
-    mask = lc.prune_trained(model, state, 0.7, scope="global")
+    mask = oneshot.prune_trained(model, state, 0.7, scope="global")
     total = sum(mask.sizes().values())
     assert sum(mask.counts().values()) == total - round(0.7 * total)
     kept = torch.cat([state[k].abs()[m] for k, m in mask.items()])
@@ -50,18 +51,18 @@ def test_matching_mask_has_the_targets_counts_but_its_own_choice(tiny_imp, train
     result, _ = tiny_imp
     model, state, _ = trained
     target = result.mask(3, 0)
-    mask = lc.matching_mask(model, state, target)
+    mask = oneshot.matching_mask(model, state, target)
     assert mask.counts() == target.counts()
     _kept_above_pruned(state, mask)
     # round 1's iterative mask is itself a one-shot mask of the dense network's trained weights
-    assert all(torch.equal(a, b) for a, b in zip(lc.matching_mask(model, state, result.mask(1, 0)).values(),
+    assert all(torch.equal(a, b) for a, b in zip(oneshot.matching_mask(model, state, result.mask(1, 0)).values(),
                                                  result.mask(1, 0).values()))
 
 
 def test_masked_accuracy_is_the_pruned_networks_accuracy(trained):
     model, state, data = trained
-    mask = lc.prune_trained(model, state, 0.5)
-    got = lc.masked_accuracy(model, state, mask, data)
+    mask = oneshot.prune_trained(model, state, 0.5)
+    got = oneshot.masked_accuracy(model, state, mask, data)
     manual = lc.build_model("lenet_300_100", data.input_shape, data.num_classes)
     manual.load_state_dict({k: v * mask[k] if k in mask else v for k, v in state.items()})
     with torch.no_grad():
@@ -74,7 +75,7 @@ def test_removed_norm_share(trained):
     model, state, _ = trained
     dense = lc.Mask.ones_like(model)
     assert removed_norm_share(state, dense) == pytest.approx(0.0)
-    mask = lc.prune_trained(model, state, 0.5)
+    mask = oneshot.prune_trained(model, state, 0.5)
     total = sum(state[k].double().pow(2).sum() for k in mask)
     gone = sum(state[k].double()[~mask[k]].pow(2).sum() for k in mask)
     assert removed_norm_share(state, mask) == pytest.approx((gone / total).item())
@@ -86,7 +87,7 @@ def test_one_shot_sweep_arms_match_in_size(tiny_imp, trained):
     result, data = tiny_imp
     model = trained[0]
     states = {s: result.trained_state(0, s) for s in result.seeds[:2]}
-    sweep = lc.one_shot_sweep(model, states, [0.0, 0.5, 0.9], data, random_draws=2)
+    sweep = oneshot.one_shot_sweep(model, states, [0.0, 0.5, 0.9], data, random_draws=2)
     assert len(sweep) == 2 * 3 * (1 + 2 + 1)
     by = sweep.groupby(["seed", "rate", "arm"])["density"].mean().unstack("arm")
     assert (by["random"] == by["magnitude"]).all()
@@ -97,7 +98,7 @@ def test_one_shot_sweep_arms_match_in_size(tiny_imp, trained):
 
 def test_one_shot_tickets_match_the_iterative_densities(tiny_imp, capsys):
     result, data = tiny_imp
-    frame = lc.train_one_shot(result, [1, 3], data=data)
+    frame = oneshot.train_one_shot(result, [1, 3], data=data)
     assert capsys.readouterr().out.startswith("trained 6 one-shot tickets (2 densities x 3 seeds) together in ")
     assert sorted(zip(frame["round"], frame["seed"])) == [(r, s) for r in (1, 3) for s in result.seeds]
     for _, row in frame.iterrows():
@@ -107,4 +108,4 @@ def test_one_shot_tickets_match_the_iterative_densities(tiny_imp, capsys):
     first = frame[frame["round"] == 1].set_index("seed")
     assert (first["early_stop_test_acc"] - tickets["early_stop_test_acc"]).abs().max() <= 0.01
     with pytest.raises(ValueError, match="not pruned rounds"):
-        lc.train_one_shot(result, [0], data=data)
+        oneshot.train_one_shot(result, [0], data=data)

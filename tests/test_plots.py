@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lottery_core import plots  # noqa: E402
+from lottery_core.book import plots  # noqa: E402
 
 
 def test_density_ticks_are_the_runs_own_and_never_crowd():

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import lottery_core as lc  # noqa: E402
-from lottery_core import plots  # noqa: E402
+from lottery_core.book import plots  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import lottery_core as lc
-from lottery_core import progress
+from lottery_core.book import progress
 
 
 def test_line_writer_hands_over_complete_lines():
@@ -42,7 +41,7 @@ def test_run_imp_with_progress_is_run_imp_in_one_block(tiny_imp, tmp_path, capsy
     original = progress.Block.advance
     progress.Block.advance = lambda self, n=1: (seen.append(n), original(self, n))[1]
     try:
-        again = lc.run_imp_with_progress(config, **kwargs, cache_dir=tmp_path)
+        again = progress.run_imp_with_progress(config, **kwargs, cache_dir=tmp_path)
     finally:
         progress.Block.advance = original
     out = capsys.readouterr().out
@@ -50,5 +49,5 @@ def test_run_imp_with_progress_is_run_imp_in_one_block(tiny_imp, tmp_path, capsy
     assert seen == [3, 9, 3, 9]  # the bar moves by each round's networks
     assert again.to_frame().equals(result.to_frame())
     # a second call loads the cache folder of the first: same call, same records
-    lc.run_imp_with_progress(config, **kwargs, cache_dir=tmp_path)
+    progress.run_imp_with_progress(config, **kwargs, cache_dir=tmp_path)
     assert capsys.readouterr().out.count("resumed from checkpoint") == 4

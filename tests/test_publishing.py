@@ -121,7 +121,7 @@ def test_every_import_is_declared():
 
 
 def test_without_papermill_the_conclusion_names_the_lab_extra(monkeypatch, tmp_path):
-    from lottery_core.report import run_chapters
+    from lottery_core.book.conclusion import run_chapters
 
     monkeypatch.setitem(sys.modules, "papermill", None)
     with pytest.raises(ImportError, match=r"pip install 'lottery_core\[lab\]'"):

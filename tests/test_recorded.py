@@ -13,7 +13,7 @@ RECORD = "fashion_mnist_lenet"
 
 @pytest.fixture(scope="module")
 def records():
-    frame, provenance = lc.load_recorded(RECORD)
+    frame, provenance = recorded.load_recorded(RECORD)
     return frame, provenance
 
 
@@ -72,7 +72,7 @@ def test_the_pages_metrics_are_the_records_paired_differences(records):
     frame = records[0]
     m = recorded.recorded_metrics(frame)
     assert (m["seeds"], m["rounds"], m["trainings"]) == (5, 16, 245)  # round 0's controls are the dense run
-    gaps = lc.analysis.paired_differences(frame, "ticket", "reinit").set_index("round")
+    gaps = lc.paired_differences(frame, "ticket", "reinit").set_index("round")
     for iv in m["ticket_minus_reinit"]:
         assert iv["mean"] == pytest.approx(gaps.loc[iv["round"], "mean"]) and iv["round"] > 0
     assert m["density"][7] == pytest.approx(0.211, abs=5e-4)
@@ -81,4 +81,4 @@ def test_the_pages_metrics_are_the_records_paired_differences(records):
 
 def test_unknown_record_is_named():
     with pytest.raises(ValueError, match="fashion_mnist_lenet"):
-        lc.load_recorded("nope")
+        recorded.load_recorded("nope")

@@ -1,7 +1,13 @@
-"""What the book's chapters need and nobody else: each page's claims, checked against its metrics.
+"""What the book's chapters need and nobody else, beside the library.
 
-``lottery_core`` (the library) never imports this package. A chapter reads
-``from lottery_core.book import ch04`` and ends with ``ch04.claims.show(metrics)``.
+- ``paths``: output folder, IMP cache and metrics files; ``plots``: the figures; ``progress``: the
+  progress display of long runs; ``oneshot``: one-shot pruning of trained networks (chapters 2 and 3);
+- ``ch01`` ... ``ch07``: each chapter's metrics, tables and claim checks; ``tables``: what chapters 2 to 4
+  share; ``conclusion``: the gathering of every chapter's metrics; ``recorded``: the recorded run's page;
+  ``claims``: the claims framework.
+
+``lottery_core`` (the library) never imports this package. A chapter reads ``import lottery_core as lc``
+and ``from lottery_core.book import ch04, plots``, and ends with ``ch04.claims.show(metrics)``.
 """
 
 from . import ch01, ch02, ch03, ch04, ch05, ch06, ch07, conclusion, recorded

@@ -1,11 +1,17 @@
 """Chapter 1, the dense baseline: the claims its prose makes about the default run."""
 
+
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+import torch
+
+from ..masks import prunable_parameters
+from ..scale import xavier_std
 from .claims import Check, Claims, points
 
 claims = Claims("01_dense_baseline")
@@ -52,3 +58,27 @@ def _end_of_training(m: Mapping[str, Any]) -> Check:
     rise = dense["final_val_loss"] / dense["early_stop_val_loss"] - 1
     return Check(abs(gap) <= 0.015 and 0 <= rise < 0.10,
                  f"end minus early stop {points(gap)}; validation loss {rise:+.1%} from its minimum to the end")
+
+
+def split_table(data: Any) -> Any:
+    """The dataset's three splits: number of examples and what each is used for (the paper's protocol:
+    early stopping looks at the validation split only; the test split only reports)."""
+    uses = {"train": "training (minibatches)", "val": "early stopping and every choice the book makes",
+            "test": "reporting only"}
+    sizes = {s: len(getattr(data, f"y_{s}")) for s in uses}
+    total = sum(sizes.values())
+    return pd.DataFrame({"examples": sizes, "share": {s: f"{n / total:.0%}" for s, n in sizes.items()},
+                         "used for": uses}).rename(index={"train": "training", "val": "validation"})
+
+
+def init_std_table(model: torch.nn.Module) -> pd.DataFrame:
+    """Per prunable layer: shape, Glorot fans, number of weights, Glorot's σ and the standard deviation
+    of the weights the model actually holds, and their ratio (Glorot & Bengio 2010)."""
+    rows = []
+    for key, w in prunable_parameters(model).items():
+        fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(w)
+        sigma = xavier_std(fan_in, fan_out)
+        rows.append({"layer": key, "shape": tuple(w.shape), "fan_in": fan_in, "fan_out": fan_out,
+                     "weights": w.numel(), "xavier_std": sigma, "measured_std": w.detach().std().item(),
+                     "measured / xavier": w.detach().std().item() / sigma})
+    return pd.DataFrame(rows).set_index("layer")

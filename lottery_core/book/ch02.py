@@ -1,12 +1,19 @@
 """Chapter 2, pruning and masks: the claims its prose makes about one-shot pruning in the default run."""
 
+
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..stats import Interval
+import pandas as pd
+import torch
+
+from ..stats import Interval, paired_differences, paired_interval
 from .claims import Check, Claims
+from .paths import plain
+from .tables import intervals_as_records
 
 claims = Claims("02_pruning_and_masks")
 
@@ -97,3 +104,79 @@ def _adjacency(m: Mapping[str, Any]) -> Check:
                  f"magnitude − random {Interval.of(adjacency['difference']).format(unit=' points')}; "
                  f"higher in {sum(r['magnitude'] > r['random'] for r in adjacency['per_seed'])} of "
                  f"{len(adjacency['per_seed'])} seeds")
+
+
+def one_shot_table(sweep: Any) -> Any:
+    """Per pruning rate of a :func:`~lottery_core.one_shot_sweep` (means over seeds and draws): weights
+    remaining, validation and test accuracy of each arm, and the share of Σw² each arm removes."""
+    means = sweep.groupby(["rate", "arm"])[["density", "val_acc", "test_acc", "norm_removed"]].mean().unstack("arm")
+    table = pd.DataFrame({"weights remaining": means["density"]["magnitude"]})
+    for arm in [a for a in ("magnitude", "random", "global") if a in means["test_acc"]]:
+        table[f"test accuracy, {arm}"] = means["test_acc"][arm]
+    for arm in [a for a in ("magnitude", "random") if a in means["norm_removed"]]:
+        table[f"Σw² removed, {arm}"] = means["norm_removed"][arm]
+    return table.rename_axis("pruning rate")
+
+
+def pruning_metrics(sweep: Any, adjacency: Any, *, show_rate: float, num_classes: int) -> dict:
+    """The numbers chapter 2 records from a :func:`~lottery_core.one_shot_sweep` (with rate 0, the dense
+    networks) and a first-layer adjacency table (one row per seed, columns ``magnitude`` and ``random``).
+    Comparisons are paired by seed with 95% t intervals; the "safe" rate is chosen on validation accuracy."""
+    def compare(arm: str, baseline: str, metric: str = "test_acc") -> Any:
+        return paired_differences(sweep, arm, baseline, metric, by="rate", dense_arm="magnitude")
+
+    table = one_shot_table(sweep)
+    rates = [float(r) for r in table.index]
+    arms = [a for a in ("magnitude", "random", "global") if a in set(sweep["arm"])]
+    layers = [c for c in sweep.columns if c.endswith("weight")]
+    per_seed = sweep.groupby(["arm", "seed", "rate"])["test_acc"].mean()
+    return plain({
+        "rates": rates,
+        "seeds": sorted(int(s) for s in sweep["seed"].unique()),
+        "num_classes": num_classes,
+        "densities": table["weights remaining"].tolist(),
+        "dense_test_acc": float(table["test accuracy, magnitude"].iloc[0]),
+        "dense_test_acc_per_seed": {str(s): float(per_seed[("magnitude", s, rates[0])])
+                                    for s in sweep["seed"].unique()},
+        "one_shot_test_acc": {a: table[f"test accuracy, {a}"].tolist() for a in arms},
+        "one_shot_test_acc_per_seed": {a: {str(s): per_seed[a][s].tolist() for s in sweep["seed"].unique()}
+                                       for a in arms},
+        "layer_densities": {a: sweep[sweep["arm"] == a].groupby("rate")[layers].mean().to_dict("records")
+                            for a in arms},
+        "norm_removed": {a: table[f"Σw² removed, {a}"].tolist() for a in ("magnitude", "random")},
+        "magnitude_minus_random": intervals_as_records(compare("magnitude", "random"), by="rate"),
+        "magnitude_minus_dense": intervals_as_records(compare("magnitude", "dense"), by="rate"),
+        "magnitude_minus_dense_val": intervals_as_records(compare("magnitude", "dense", "val_acc"), by="rate"),
+        "global_minus_layerwise": intervals_as_records(compare("global", "magnitude"), by="rate"),
+        "safe_rate": last_within(compare("magnitude", "dense", "val_acc"), 0.01, by="rate"),
+        "norm_rate": min(rates[1:], key=lambda r: abs(r - 0.2)),
+        "global_rate": min(rates[1:], key=lambda r: abs(r - 0.9)),
+        "show_rate": show_rate,
+        "adjacency": {"magnitude": float(adjacency["magnitude"].mean()), "random": float(adjacency["random"].mean()),
+                      "difference": paired_interval(adjacency["magnitude"], adjacency["random"]),
+                      "per_seed": adjacency.reset_index().to_dict("records")},
+    })
+
+
+def mask_adjacency(mask: torch.Tensor) -> float:
+    """Of the kept connections of a fully-connected layer (rows: output units, columns: inputs in order),
+    the share whose neighbour to the right (the next input of the same unit) is kept too. A random mask
+    of density d gives about d; spatially local masks give more (Greydanus & Kobak 2024, MNIST-1D's
+    lottery-ticket experiment)."""
+    m = mask.bool().flatten(1).cpu()
+    if m.shape[1] < 2:
+        raise ValueError("need at least two inputs per unit")
+    left = m[:, :-1]
+    kept = int(left.sum())
+    return float((left & m[:, 1:]).sum()) / kept if kept else math.nan
+
+
+def last_within(differences: pd.DataFrame, tolerance: float, *, by: str = "round") -> float | int | None:
+    """The largest ``by`` value up to which every mean difference (``paired_differences`` output, e.g.
+    pruned − dense validation accuracy) stays above ``-tolerance``; ``None`` if the first one does not."""
+    last = None
+    for _, row in differences.sort_values(by).iterrows():
+        if row["mean"] < -tolerance:
+            break
+        last = row[by]
+    return last.item() if hasattr(last, "item") else last

@@ -7,6 +7,7 @@ averaged over that stretch's rounds, seed by seed (:func:`pooled`), over rounds 
 three rounds around the paper's 21.1%, and the rounds between two thirds and a third of the weights.
 """
 
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -14,9 +15,22 @@ from typing import Any
 
 import pandas as pd
 
-from ..analysis import paired_interval
-from ..stats import Interval
+from ..masks import Mask
+from ..models import build_model
+from ..pruning import layer_rates_for
+from ..stats import Interval, paired_differences, paired_interval
 from .claims import Check, Claims, points
+from .paths import plain
+from .tables import (
+    RECORD_COLUMNS,
+    best_round,
+    closest_round,
+    count_verdicts,
+    first_of_last_run,
+    intervals_as_records,
+    per_round_means,
+    trained_rows,
+)
 
 claims = Claims("03_winning_tickets")
 
@@ -173,3 +187,101 @@ def stretch_table(stretch: Mapping[str, Any], density: Mapping[int, float]) -> p
              _iv(stretch["moderate_iteration"]).format(scale=1, unit=" iterations", digits=0))]
     return pd.DataFrame(rows, columns=["averaged over seeds and rounds", "rounds", "mean [95% t interval]"]
                         ).set_index("averaged over seeds and rounds")
+
+
+PAPER_LENET_DENSITIES = {3: 0.513, 7: 0.211, 9: 0.135, 15: 0.036, 16: 0.029}
+
+
+def schedule_table(result: Any) -> Any:
+    """Per round of an IMP run: the density of the first seed's mask overall and per layer, the same
+    schedule applied to the paper's 784-input network, and the densities the paper reports."""
+    config = result.config
+    paper = build_model(config.model, (784,), 10)
+    rates = layer_rates_for(paper, config.prune_rate, config.output_prune_rate, config.conv_prune_rate)
+    paper_schedule = density_schedule(Mask.ones_like(paper).sizes(), rates, result.num_rounds - 1)
+    rows = []
+    for r in range(result.num_rounds):
+        mask = result.mask(r)
+        sizes = mask.sizes()
+        row = {"round": r, "P_m, this run": mask.density()}
+        row |= {f"{k} ({sizes[k]:,} weights)": d for k, d in mask.layer_densities().items()}
+        row |= {"P_m, 784-input network": paper_schedule[r], "P_m, paper": PAPER_LENET_DENSITIES.get(r)}
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("round")
+
+
+def _dense_overfitting(result: Any) -> list[dict]:
+    """Per seed, from the dense network's learning curve (round 0): where the validation loss is lowest,
+    how much it rises from there to the end, and the final training loss over the final validation loss."""
+    out = []
+    for s in result.seeds:
+        h = result.history(0, "ticket", s)
+        out.append({"seed": s, "early_stop_iteration": h.early_stop_iteration,
+                    "val_loss_rise": h.final.val_loss / h.early_stop.val_loss - 1,
+                    "train_over_val_loss": h.final.train_loss / h.final.val_loss})
+    return out
+
+
+def ticket_metrics(result: Any, one_shot: Any | None = None, *, target_density: float = 0.211) -> dict:
+    """The numbers chapter 3 records from an IMP run (and, optionally, one-shot tickets from
+    :func:`~lottery_core.train_one_shot`): every ticket − dense difference paired by seed with its 95% t
+    interval, the best round chosen on validation accuracy, and the dense networks' overfitting."""
+    long = trained_rows(result)
+    tickets = long[long["arm"] == "ticket"]
+    dense = tickets[tickets["round"] == 0]
+
+    def vs_dense(metric: str) -> list[dict]:
+        return intervals_as_records(paired_differences(long, "ticket", "dense", metric))
+
+    r21, best = closest_round(long, target_density), best_round(long)
+    test = vs_dense("early_stop_test_acc")
+    at = {iv["round"]: iv for iv in test}
+    means = tickets.groupby("round")[["density", "early_stop_test_acc", "early_stop_iteration",
+                                      "final_test_acc"]].mean()
+    metrics = {
+        "config": result.config.to_dict(), "seeds": list(result.seeds), "rounds": result.num_rounds - 1,
+        "iterations": result.config.iterations, "eval_every": result.config.eval_every,
+        "per_round": per_round_means(long, ["ticket", *result.controls]),
+        "records": long.reindex(columns=RECORD_COLUMNS).to_dict("records"),
+        "dense_acc": float(dense["early_stop_test_acc"].mean()),
+        "dense_iteration": float(dense["early_stop_iteration"].mean()),
+        "dense_final_acc": float(dense["final_test_acc"].mean()),
+        "dense_overfitting": _dense_overfitting(result),
+        "ticket_minus_dense": test,
+        "ticket_minus_dense_val": vs_dense("early_stop_val_acc"),
+        "ticket_minus_dense_final": vs_dense("final_test_acc"),
+        "ticket_minus_dense_iteration": vs_dense("early_stop_iteration"),
+        "verdicts": count_verdicts(test[1:]),
+        "below_dense_from": first_of_last_run(test[1:], "below"),
+        "round_21": r21, "density_21": float(means.loc[r21, "density"]),
+        "ticket_acc_21": float(means.loc[r21, "early_stop_test_acc"]),
+        "ticket_iteration_21": float(means.loc[r21, "early_stop_iteration"]),
+        "ticket_final_acc_21": float(means.loc[r21, "final_test_acc"]),
+        "ticket_minus_dense_21": at[r21]["mean"],
+        "best_round": best, "best_density": float(means.loc[best, "density"]),
+        "best_acc": float(means.loc[best, "early_stop_test_acc"]), "best_minus_dense": at[best],
+    }
+    if one_shot is not None and len(one_shot):
+        metrics["one_shot"] = _one_shot_metrics(long, one_shot)
+    return plain(metrics)
+
+
+def _one_shot_metrics(long: Any, one_shot: Any) -> dict:
+    """One-shot tickets beside the iterative ones: their records, iterative − one-shot and one-shot − dense."""
+    both = pd.concat([long, one_shot], ignore_index=True)
+    return {
+        "rounds": sorted(int(r) for r in one_shot["round"].unique()),
+        "records": one_shot.reindex(columns=RECORD_COLUMNS).to_dict("records"),
+        "iterative_minus_one_shot": intervals_as_records(paired_differences(both, "ticket", "one_shot")),
+        "one_shot_minus_dense": intervals_as_records(paired_differences(both, "one_shot", "dense")),
+    }
+
+
+def density_schedule(sizes: Mapping[str, int], rates: Mapping[str, float], rounds: int) -> list[float]:
+    """Overall density after 0..``rounds`` rounds when every layer loses ``round(rate x survivors)``
+    each round (layer sizes and rates keyed alike), as iterative magnitude pruning does."""
+    counts, out = dict(sizes), []
+    for _ in range(rounds + 1):
+        out.append(sum(counts.values()) / sum(sizes.values()))
+        counts = {k: c - round(rates[k] * c) for k, c in counts.items()}
+    return out

@@ -1,12 +1,28 @@
 """Chapter 4, random reinitialisation and random pruning: the claims its prose makes about the default run."""
 
+
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..stats import Interval
+import pandas as pd
+
+from ..stats import Interval, paired_differences
 from .claims import Check, Claims, points
+from .paths import plain
+from .tables import (
+    RECORD_COLUMNS,
+    best_round,
+    closest_round,
+    count_verdicts,
+    first_of_last_run,
+    interval_at,
+    intervals_as_records,
+    per_round_means,
+    trained_rows,
+)
 
 claims = Claims("04_random_reinit")
 
@@ -115,3 +131,83 @@ def _budget(m: Mapping[str, Any]) -> Check:
 def _end_of_training(m: Mapping[str, Any]) -> Check:
     final, early = m["ticket_minus_reinit_final_21"], m["ticket_minus_reinit_21"]
     return Check(abs(final - early) <= 0.02, f"{points(final)} at the end, {points(early)} at early stopping")
+
+
+CONTROL_COMPARISONS = {  # metrics key -> (arm, baseline, metric) for chapter 4
+    "ticket_minus_reinit": ("ticket", "reinit", "early_stop_test_acc"),
+    "ticket_minus_random_prune": ("ticket", "random_prune", "early_stop_test_acc"),
+    "reinit_minus_random_prune": ("reinit", "random_prune", "early_stop_test_acc"),
+    "reinit_minus_dense": ("reinit", "dense", "early_stop_test_acc"),
+    "random_prune_minus_dense": ("random_prune", "dense", "early_stop_test_acc"),
+    "ticket_minus_reinit_val": ("ticket", "reinit", "early_stop_val_acc"),
+    "ticket_minus_reinit_final": ("ticket", "reinit", "final_test_acc"),
+    "reinit_minus_ticket_iteration": ("reinit", "ticket", "early_stop_iteration"),
+}
+
+
+def control_metrics(result: Any, *, target_density: float = 0.211) -> dict:
+    """The numbers chapter 4 records: the ticket against its random-reinitialisation and random-pruning
+    controls at every round where they trained, each difference paired by seed with its 95% t interval;
+    the round of the largest ticket − reinit gap is chosen on validation accuracy."""
+    long = trained_rows(result)
+    with_controls = long[long["round"].isin(long.loc[long["arm"] == "reinit", "round"]) | (long["round"] == 0)]
+    stats = long.groupby(["round", "arm"])[["early_stop_test_acc", "early_stop_iteration"]].agg(["mean", "std"])
+    per_round = per_round_means(long, ["ticket", "reinit", "random_prune"])
+    for entry in per_round:
+        for arm in ("ticket", "reinit", "random_prune"):
+            have = (entry["round"], arm) in stats.index
+            row = stats.loc[(entry["round"], arm)] if have else None
+            entry[f"{arm}_acc_sd"] = float(row[("early_stop_test_acc", "std")]) if have else None
+            entry[f"{arm}_iteration_sd"] = float(row[("early_stop_iteration", "std")]) if have else None
+    m: dict[str, Any] = {
+        "seeds": list(result.seeds), "rounds": result.num_rounds - 1,
+        "control_rounds": sorted(int(r) for r in with_controls["round"].unique() if r > 0),
+        "iterations": result.config.iterations, "per_round": per_round,
+        "records": long.reindex(columns=RECORD_COLUMNS).to_dict("records"),
+        "dense_acc": float(long[(long["arm"] == "ticket") & (long["round"] == 0)]["early_stop_test_acc"].mean()),
+    }
+    for key, (arm, baseline, metric) in CONTROL_COMPARISONS.items():
+        m[key] = [iv for iv in intervals_as_records(paired_differences(with_controls, arm, baseline, metric))
+                  if iv["round"] > 0]
+    r21 = closest_round(with_controls[with_controls["round"] > 0], target_density)
+    at21 = with_controls[with_controls["round"] == r21].pivot_table(index="seed", columns="arm",
+                                                                    values="early_stop_test_acc")
+    gap = best_round(with_controls, "ticket", baseline="reinit", metric="early_stop_val_acc")
+    m |= {
+        "round_21": r21, "density_21": float(long.loc[long["round"] == r21, "density"].mean()),
+        **{f"{arm}_acc_21": float(at21[arm].mean()) for arm in ("ticket", "reinit", "random_prune")},
+        "ticket_minus_reinit_21": float((at21["ticket"] - at21["reinit"]).mean()),
+        "ticket_minus_random_prune_21": float((at21["ticket"] - at21["random_prune"]).mean()),
+        "seed_margins_21": (at21["ticket"] - at21["reinit"]).tolist(),
+        "ticket_minus_reinit_final_21": interval_at(m["ticket_minus_reinit_final"], r21)["mean"],
+        "largest_gap_round": gap, "largest_gap": interval_at(m["ticket_minus_reinit"], gap),
+        "verdicts": {k: count_verdicts(m[k]) for k in ("ticket_minus_reinit", "ticket_minus_random_prune",
+                                                        "reinit_minus_random_prune")},
+        "reinit_below_dense_from": first_of_last_run(m["reinit_minus_dense"], "below"),
+        "random_prune_below_dense_from": first_of_last_run(m["random_prune_minus_dense"], "below"),
+    }
+    return plain(m)
+
+
+def control_table(m: Mapping[str, Any]) -> Any:
+    """Chapter 4's per-density table from its metrics: test accuracy at early stopping (%) and the
+    early-stopping iteration of the ticket and both controls, mean ± sd over seeds, at the rounds
+    where the controls trained (and round 0, the dense network)."""
+    names = {"ticket": "ticket", "reinit": "random reinit", "random_prune": "random pruning"}
+
+    def pm(mean: float | None, sd: float | None, scale: float, fmt: str) -> str:
+        return f"{scale * mean:{fmt}} ± {scale * sd:{fmt}}" if sd is not None and math.isfinite(sd) else ""
+
+    rows = []
+    for e in m["per_round"]:
+        if e["round"] and e["round"] not in m["control_rounds"]:
+            continue
+        row = {("", "round"): e["round"], ("", "weights remaining"): f"{e['density']:.1%}"}
+        row |= {("test accuracy (%)", name): pm(e[f"{arm}_acc"], e[f"{arm}_acc_sd"], 100, ".1f")
+                for arm, name in names.items()}
+        row |= {("early-stopping iteration", name): pm(e[f"{arm}_iteration"], e[f"{arm}_iteration_sd"], 1, ",.0f")
+                for arm, name in names.items()}
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table.set_index(("", "round")).rename_axis("round")

@@ -1,13 +1,19 @@
 """Chapter 5, inside a winning ticket: the claims its prose makes about weight movement and the surviving
 initial values (Frankle & Carbin 2019, Appendix F.5 and F.1) in the default run."""
 
+
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..stats import Interval
+import pandas as pd
+
+from ..scale import kept_init_shape, movement_null
+from ..stats import Interval, paired_interval, ratio_interval
 from .claims import Check, Claims
+from .paths import plain
 
 claims = Claims("05_weight_movement")
 
@@ -85,3 +91,73 @@ def _first_layer(m: Mapping[str, Any]) -> Check:
     ratios = {layer: v["near_zero_ratio"] for layer, v in last.items()}
     return Check(min(ratios, key=ratios.get) == m["layers"][0],
                  "near-zero ratios " + ", ".join(f"{v:.2f}" for v in ratios.values()))
+
+
+def movement_metrics(*, config: Any, seeds: Sequence[int], result: Any, rounds: Sequence[int], summary: Any,
+                     movement: Any, shape: Any, labels: Mapping[str, str], bins: int, near_zero: float) -> dict:
+    """Chapter 5's metrics file: per examined ticket and layer, the movement ratios raw and matched
+    (intervals over seeds), the away-from-zero differences, the coverage of the matching, the group
+    sizes, and the shape of the kept initial weights (means over seeds)."""
+    fields = ("raw_ratio", "matched_ratio", "share_left", "coverage", "away_raw", "away_matched")
+    sizes = movement.groupby(["round", "layer"])[["kept", "pruned"]].mean()
+    shapes = shape.groupby(["round", "layer"]).mean(numeric_only=True).drop(columns="seed")
+    out: dict = {"config": config.to_dict(), "seeds": list(seeds), "movement_rounds": list(rounds), "bins": bins,
+                 "near_zero": near_zero, "layers": list(labels.values()), "movement": {}, "init_shape": {},
+                 "density": {str(r): sum(result.mask(r, s).density() for s in seeds) / len(seeds) for r in rounds}}
+    for row in summary.to_dict("records"):
+        r, layer = row["round"], row["layer"]
+        entry = {k: row[k] for k in fields} | sizes.loc[(r, layer)].to_dict()
+        out["movement"].setdefault(str(r), {})[labels[layer]] = entry
+        out["init_shape"].setdefault(str(r), {})[labels[layer]] = shapes.loc[(r, layer)].to_dict()
+    return plain(out)
+
+
+def movement_table(summary: Any, labels: Mapping[str, str]) -> Any:
+    """Chapter 5's table: per ticket and layer, the kept/pruned movement ratio over all weights and
+    within |θT| bins (geometric means), the share of kept weights matched, and the away-from-zero
+    differences (kept − pruned, percentage points), each with its 95% interval over seeds."""
+    rows = [{"round": r["round"], "layer": labels.get(r["layer"], r["layer"]),
+             "kept / pruned, all": Interval.of(r["raw_ratio"]).format(1.0, "", 2, signed=False),
+             "kept / pruned, same |θT|": Interval.of(r["matched_ratio"]).format(1.0, "", 2, signed=False),
+             "kept weights matched": f"{r['coverage']:.0%}",
+             "away from zero, raw": Interval.of(r["away_raw"]).format(unit=""),
+             "away from zero, same |θT|": Interval.of(r["away_matched"]).format(unit="")}
+            for r in summary.to_dict("records")]
+    return pd.DataFrame(rows).set_index(["round", "layer"])
+
+
+def movement_by_seed(result, rounds: Sequence[int], *, bins: int = 20) -> pd.DataFrame:
+    """:func:`movement_null` of the dense run (θ0 → θT of round 0) against the ticket masks of ``rounds``,
+    one row per round, seed and layer. ``result`` is an :class:`~lottery_core.ImpResult`."""
+    frames = [
+        movement_null(result.initial_state(s), result.trained_state(0, s), result.mask(r, s), bins=bins)
+        .assign(round=r, seed=s)
+        for r in rounds for s in result.seeds
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def movement_summary(frame: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Per round and layer of :func:`movement_by_seed`'s rows: the kept/pruned movement ratio raw and
+    within |θT| bins (geometric means over seeds, t intervals of the logs), the share of the raw effect
+    left after matching (in log terms), and the away-from-zero shares of kept minus pruned weights, raw
+    and matched (paired t intervals). Each interval is a dict ``{"mean", "low", "high", "n"}``."""
+    rows = []
+    for (r, layer), g in frame.groupby(["round", "layer"], sort=False):
+        raw, matched = ratio_interval(g["raw_ratio"], confidence=confidence), \
+            ratio_interval(g["matched_ratio"], confidence=confidence)
+        rows.append({
+            "round": r, "layer": layer, "raw_ratio": raw, "matched_ratio": matched,
+            "share_left": math.log(matched["mean"]) / math.log(raw["mean"]) if raw["mean"] != 1 else float("nan"),
+            "coverage": float(g["coverage"].mean()),
+            "away_raw": paired_interval(g["away_kept"], g["away_pruned"], confidence),
+            "away_matched": paired_interval(g["away_kept_covered"], g["away_matched"], confidence),
+        })
+    return pd.DataFrame(rows)
+
+
+def kept_init_shape_by_seed(result, rounds: Sequence[int], *, near_zero: float = 0.5) -> pd.DataFrame:
+    """:func:`kept_init_shape` of θ0 under the ticket masks of ``rounds``, one row per round, seed and layer."""
+    frames = [kept_init_shape(result.initial_state(s), result.mask(r, s), near_zero=near_zero).assign(round=r, seed=s)
+              for r in rounds for s in result.seeds]
+    return pd.concat(frames, ignore_index=True)

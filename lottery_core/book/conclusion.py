@@ -1,15 +1,32 @@
 """The conclusion page: every chapter's claims table from the metrics the chapters wrote, and the claims of
 the page's own answer to the seed question, which rest on chapters 5 to 7."""
 
+
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from ..report import BOOK_CHAPTERS
+import pandas as pd
+
+from ..arms import arm_label
 from ..stats import Interval
 from . import ch05, ch06, ch07
 from .claims import Check, Claims
+from .paths import metrics_path, read_available_metrics
+
+BOOK_CHAPTERS = {
+    "01_dense_baseline": "Chapter 1: the dense baseline",
+    "02_pruning_and_masks": "Chapter 2: pruning and masks",
+    "03_winning_tickets": "Chapter 3: winning tickets",
+    "04_random_reinit": "Chapter 4: is it the initialisation?",
+    "05_weight_movement": "Chapter 5: inside a winning ticket",
+    "06_sqrt10_magnitude": "Chapter 6: the √10 argument",
+    "07_rewinding": "Chapter 7: rewinding and the learning rate",
+}
+"""Every chapter (notebook name) -> its title, in reading order: the pages the conclusion gathers."""
 
 
 def show_claims(metrics: Mapping[str, Mapping[str, Any]], pages: Mapping[str, Claims]) -> dict[str, int]:
@@ -93,3 +110,102 @@ def _high_rate(book: Mapping[str, Mapping[str, Any]]) -> Check:
     checks = [ch07.claims[c].evaluate(book[REWINDING])
               for c in ("ch07-dense-collapses", "ch07-edge-gone", "ch07-rewinding-no-help")]
     return Check(all(c.holds for c in checks), "; ".join(c.evidence for c in checks))
+
+
+def run_chapters(chapters: Sequence[str], notebooks_dir: str | os.PathLike, metrics_dir: str | os.PathLike,
+                 parameters: Mapping[str, Any] | None = None) -> list[str]:
+    """Execute the notebooks ``<notebooks_dir>/<chapter>.ipynb`` one after the other with papermill, each
+    writing its metrics to ``<metrics_dir>/<chapter>.json``; the executed copies go to
+    ``<metrics_dir>/../executed``. A chapter that fails is reported in one line and skipped. Returns the
+    chapters that ran to the end. Needs papermill (the ``lab`` extra)."""
+    try:
+        import papermill
+    except ImportError:
+        raise ImportError("running the chapters needs papermill: pip install 'lottery_core[lab]'") from None
+
+    notebooks, metrics = Path(notebooks_dir).resolve(), Path(metrics_dir).resolve()
+    executed = metrics.parent / "executed"
+    executed.mkdir(parents=True, exist_ok=True)
+    done = []
+    for chapter in chapters:
+        print(f"running {chapter}.ipynb ...", flush=True)
+        try:
+            papermill.execute_notebook(
+                str(notebooks / f"{chapter}.ipynb"), str(executed / f"{chapter}.ipynb"),
+                parameters={"metrics_path": str(metrics / f"{chapter}.json"), **(parameters or {})},
+                cwd=str(notebooks), progress_bar=False)
+        except Exception as error:  # a failed chapter is named, not raised: the page goes on with the rest
+            reason = getattr(error, "ename", type(error).__name__)
+            detail = getattr(error, "evalue", str(error)).strip().splitlines()
+            print(f"{chapter} stopped with {reason}: {detail[-1] if detail else ''}", flush=True)
+        else:
+            done.append(chapter)
+    return done
+
+
+def gather_metrics(chapters: Sequence[str], *, metrics_dir: str | os.PathLike | None = None,
+                   notebooks_dir: str | os.PathLike | None = None, run_missing: bool = True,
+                   parameters: Mapping[str, Any] | None = None) -> tuple[dict[str, dict], list[str]]:
+    """Every chapter's metrics for a summary page, and the chapters still missing.
+
+    Reads ``<metrics_dir>/<chapter>.json`` (default: the folder of :func:`metrics_path`). When some are
+    missing, ``run_missing`` is set and their notebooks sit in ``notebooks_dir``, runs them first
+    (:func:`run_chapters`). Whatever is still missing is named in a short message, never a traceback.
+    """
+    folder = Path(metrics_dir) if metrics_dir is not None else metrics_path("any").parent
+    found = read_available_metrics(folder, chapters)
+    missing = [c for c in chapters if c not in found]
+    here = Path(notebooks_dir) if notebooks_dir is not None else None
+    runnable = [c for c in missing if here is not None and (here / f"{c}.ipynb").is_file()]
+    if missing and run_missing and runnable:
+        print(f"{len(runnable)} chapter(s) have no metrics in {folder} yet; running them first.", flush=True)
+        run_chapters(runnable, here, folder, parameters)
+        found |= read_available_metrics(folder, runnable)
+        missing = [c for c in chapters if c not in found]
+    if missing:
+        print(missing_message(missing, folder), flush=True)
+    return found, missing
+
+
+def missing_message(missing: Sequence[str], folder: str | os.PathLike) -> str:
+    """Which chapters to run before a summary page can show their results."""
+    names = ", ".join(f"{BOOK_CHAPTERS.get(c, c).split(':')[0]} ({c}.ipynb)" for c in missing)
+    return (f"No results yet from {names} in {folder}. Run those notebooks first (each writes its metrics in its "
+            "last cell); a chapter notebook in the folder of this page is run by the page itself. The sections "
+            "below show what is there.")
+
+
+def seed_question_table(m6: Mapping[str, Any] | None) -> Any:
+    """The conclusion's table of chapter 6's experiment from its metrics: a row per comparison (each arm
+    against the ticket, the rescaled reinitialisations against plain reinit), a column per tested density,
+    mean and 95% interval in percentage points. Without chapter 6's metrics, a note saying so."""
+    if not m6:
+        print("Chapter 6 has not been run, so there is no experiment to show here.")
+        return None
+    d = m6["density"]
+    rows = {}
+    for key, reference in (("vs_ticket", "ticket"), ("vs_reinit", "reinit")):
+        for arm in [a for a in m6["arms"] if a in m6[key]]:
+            per_round = m6[key][arm]
+            densest_first = sorted(per_round.items(), key=lambda x: -d[x[0]])
+            rows[f"{arm_label(arm)} − {arm_label(reference)}"] = {
+                f"{d[r]:.1%} of weights": Interval.of(iv).format(unit="") for r, iv in densest_first}
+    return pd.DataFrame(rows).T.rename_axis("chapter 6, test accuracy difference (points) [95% interval]")
+
+
+def seed_question_metrics(m6: Mapping[str, Any] | None) -> dict | None:
+    """What the conclusion records of chapter 6: the verdict of each arm against the ticket per density."""
+    if not m6:
+        return None
+    words = {"above": "higher", "below": "lower", "level": "no clear difference"}
+    return {arm: words_by_density(per_round, m6["density"], above=words["above"], below=words["below"],
+                                  level=words["level"]) for arm, per_round in m6["vs_ticket"].items()}
+
+
+def words_by_density(per_round: Mapping[str, Mapping[str, float]], densities: Mapping[str, float],
+                     **words: str) -> dict[str, list[str]]:
+    """Group the rounds' densities (as "21.6%") by the verdict word of their interval."""
+    out: dict[str, list[str]] = {}
+    for r in sorted(per_round, key=lambda r: -densities[str(r)]):
+        out.setdefault(Interval.of(per_round[r]).verdict(**words), []).append(f"{densities[str(r)]:.1%}")
+    return out

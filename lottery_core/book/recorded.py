@@ -5,17 +5,21 @@ they are marked and checked like every other sentence of the book so that the pr
 from the records.
 """
 
+
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..analysis import paired_differences
-from ..report import intervals_as_records
-from ..stats import Interval
+from ..stats import Interval, paired_differences
 from .claims import Check, Claims
+from .tables import (
+    intervals_as_records,
+)
 
 claims = Claims("recorded_fashion_mnist")
 COMPARISONS = {"ticket_minus_dense": ("ticket", "dense"), "ticket_minus_reinit": ("ticket", "reinit"),
@@ -112,3 +116,30 @@ def _stopping(m: Mapping[str, Any]) -> Check:
                  f"dense {ticket[0]:,.0f}; controls at 2.9%: " + ", ".join(
                      f"{a} {c[m['rounds']]:,.0f}" for a, c in controls.items())
                  + f"; tickets' latest down to 3.6%: {max(ticket[r] for r in sparse):,.0f}")
+
+
+RECORDS = Path(__file__).resolve().parents[1] / "records"
+
+
+def load_recorded(name: str) -> tuple[pd.DataFrame, dict]:
+    """A recorded run shipped with the library: its tidy records (one row per seed, round and arm) and its
+    provenance (date, device, commit, command that reran it). ``name`` is a folder of ``lottery_core/records``."""
+    folder = RECORDS / name
+    if not (folder / "records.csv").is_file():
+        known = ", ".join(sorted(p.name for p in RECORDS.iterdir() if p.is_dir()))
+        raise ValueError(f"no recorded run {name!r}; recorded runs: {known}")
+    return pd.read_csv(folder / "records.csv"), json.loads((folder / "provenance.json").read_text())
+
+
+def recorded_difference_table(records: pd.DataFrame, rounds: Sequence[int],
+                              metric: str = "early_stop_test_acc") -> pd.DataFrame:
+    """The ticket against the dense network and each control at ``rounds``: mean paired difference in
+    percentage points with its 95% t interval, one row per round (for a recorded IMP run's tidy records)."""
+    columns = {}
+    for against in ["dense", *sorted(set(records["arm"]) - {"ticket"})]:
+        diff = paired_differences(records, "ticket", against, metric).set_index("round").loc[list(rounds)]
+        cells = [Interval.of(r).format(unit="", digits=2) for r in diff.to_dict("records")]
+        columns[f"ticket − {against} (pp)"] = cells
+        columns["% of weights"] = (100 * diff["density"]).round(1).to_numpy()
+    table = pd.DataFrame(columns, index=pd.Index(list(rounds), name="round"))
+    return table[["% of weights", *[c for c in table.columns if c != "% of weights"]]]

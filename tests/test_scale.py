@@ -1,4 +1,4 @@
-"""analysis.py: the Xavier-scale helpers, weight movement and paired intervals over seeds."""
+"""scale.py and stats.py: the Xavier-scale helpers, weight movement and paired intervals over seeds."""
 
 from __future__ import annotations
 

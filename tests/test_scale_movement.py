@@ -11,18 +11,17 @@ import pytest
 import torch
 from scipy import stats
 
-from lottery_core.analysis import (
-    arm_differences,
-    gap_closed,
+from lottery_core.book.ch06 import select_rounds_on_validation
+from lottery_core.scale import (
     gaussian_selection_ceiling,
     kept_init_shape,
     kept_rms,
     movement_null,
     rms_trajectory,
-    select_rounds_on_validation,
     selection_ceiling_scale,
     xavier_std,
 )
+from lottery_core.stats import arm_differences, gap_closed
 
 
 def test_gaussian_ceiling_matches_sampling_and_stays_below_glorot():

@@ -11,18 +11,10 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .analysis import paired_interval
-from .history import History
-
-ARM_LABELS = {
-    "ticket": "winning ticket (rewound to θ0)",
-    "reinit": "random reinitialisation",
-    "random_prune": "random pruning",
-    "reinit_layer_scaled": "reinit × 1/√d per layer",
-    "reinit_neuron_scaled": "reinit, per-neuron sparse Glorot",
-    "sign_constant": "ticket signs, constant magnitude",
-    "sign_shuffle": "ticket signs, shuffled magnitudes",
-}
+from ..arms import ARM_LABELS, arm_label
+from ..history import History
+from ..scale import gaussian_selection_ceiling, xavier_std
+from ..stats import paired_interval
 
 
 def set_style() -> None:
@@ -261,10 +253,6 @@ def plot_pruning_panels(weights: torch.Tensor, masks: Mapping[str, torch.Tensor]
     return fig
 
 
-ARM_LABELS["one_shot"] = "one-shot pruning (rewound to θ0)"
-ARM_LABELS["magnitude"] = "magnitude pruning"
-ARM_LABELS["random"] = "random pruning"
-ARM_LABELS["global"] = "global magnitude pruning"
 def density_ticks(densities: Sequence[float]) -> list[str]:
     """Percent labels for densities, e.g. ``['100%', '51.3%']``."""
     return [f"{100 * d:.3g}%" for d in np.asarray(densities, dtype=float)]
@@ -301,8 +289,6 @@ def plot_paired_differences(table: pd.DataFrame, *, group: str = "arm", hue: str
                             xlabel: str = "difference in test accuracy (percentage points)") -> plt.Axes:
     """Forest plot of paired differences (rows of :func:`~lottery_core.arm_differences`): one row per
     ``group`` value, one marker per ``hue`` value, mean with its 95% t interval; zero marked."""
-    from .arms import arm_label
-
     label = label or arm_label
     groups = list(dict.fromkeys(table[group]))
     hues = list(dict.fromkeys(table[hue])) if hue in table else [None]
@@ -348,8 +334,6 @@ def plot_kept_initial_values(result, rounds: Sequence[int], labels: Mapping[str,
                              near_zero: float = 0.5) -> np.ndarray:
     """Chapter 5 (Appendix F.1): per layer, θ0 in units of the layer's Glorot σ for all weights and for
     those that survive into the tickets of ``rounds``, pooled over seeds, normalised to unit area."""
-    from .analysis import xavier_std
-
     keys = list(labels)
     fig, axes = plt.subplots(1, len(keys), figsize=(4.3 * len(keys), 3.6), sharey=True, squeeze=False)
     bins = np.linspace(-4, 4, 61)
@@ -371,8 +355,6 @@ def plot_kept_initial_values(result, rounds: Sequence[int], labels: Mapping[str,
 def plot_selection_ceiling(scales: pd.DataFrame, labels: Mapping[str, str]) -> np.ndarray:
     """Chapter 6: per layer, the RMS of the tickets' kept θ0 over the dense Glorot σ (mean ± sd over
     seeds) against the layer's density, beside Glorot's 1/sqrt(d) and the Gaussian selection ceiling."""
-    from .analysis import gaussian_selection_ceiling
-
     keys = list(labels)
     fig, axes = plt.subplots(1, len(keys), figsize=(4.3 * len(keys), 3.9), sharey=True, squeeze=False)
     grid = np.geomspace(scales["density"].min() * 0.8, 1.0, 100)
@@ -402,8 +384,6 @@ def plot_rms_over_training(rms: pd.DataFrame, labels: Mapping[str, str], *, arms
     """Chapter 6 (the review's reading of Appendix F.5): per layer, the RMS of the kept weights over
     training in units of the dense Glorot σ, one line per arm (mean over seeds, band ±1 sd), with σ
     and σ/√d of the layer drawn as reference lines."""
-    from .arms import arm_label
-
     arms = list(dict.fromkeys(rms["arm"])) if arms is None else list(arms)
     data = rms[rms["arm"].isin(arms)].assign(scaled=lambda f: f["rms"] / f["sigma"],
                                              arm_name=lambda f: f["arm"].map(arm_label))

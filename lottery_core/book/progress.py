@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
 from typing import Any
 
-from .config import ExperimentConfig
-from .imp import run_imp
-from .results import ImpResult, RoundRecord
+from ..config import ExperimentConfig
+from ..imp import run_imp
+from ..results import ImpResult, RoundRecord
 
 
 def in_kernel() -> bool:

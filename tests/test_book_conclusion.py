@@ -1,16 +1,15 @@
-"""The conclusion's plumbing (lottery_core.report): reading the chapters' metrics, running the chapters that are
-missing with papermill when their notebooks are at hand, and saying which to run when they are not. No traceback
-in any case. Also the interval texts the chapters' findings are made of."""
+"""The conclusion's plumbing (lottery_core.book.conclusion): reading the chapters' metrics, running the
+chapters that are missing with papermill when their notebooks are at hand, and saying which to run when they
+are not. No traceback in any case."""
 
 from __future__ import annotations
 
 import json
-import math
 
 import nbformat
 import pytest
 
-from lottery_core import report
+from lottery_core.book import conclusion
 
 
 def fake_chapter(folder, name, *, fail=False):
@@ -29,7 +28,7 @@ def fake_chapter(folder, name, *, fail=False):
 def test_present_metrics_are_read_and_broken_files_count_as_missing(tmp_path, capsys):
     (tmp_path / "a.json").write_text(json.dumps({"findings": ["x"]}))
     (tmp_path / "b.json").write_text("{not json")
-    found, missing = report.gather_metrics(["a", "b", "c"], metrics_dir=tmp_path, run_missing=False)
+    found, missing = conclusion.gather_metrics(["a", "b", "c"], metrics_dir=tmp_path, run_missing=False)
     assert found == {"a": {"findings": ["x"]}} and missing == ["b", "c"]
     message = capsys.readouterr().out
     assert "b.ipynb" in message and "c.ipynb" in message and "a.ipynb" not in message
@@ -43,7 +42,7 @@ def test_missing_chapters_beside_the_page_are_run_then_read(tmp_path, capsys):
     (metrics / "first.json").write_text(json.dumps({"findings": ["first was there"]}))
     fake_chapter(notebooks, "second")
     fake_chapter(notebooks, "third", fail=True)
-    found, missing = report.gather_metrics(["first", "second", "third", "fourth"], metrics_dir=metrics,
+    found, missing = conclusion.gather_metrics(["first", "second", "third", "fourth"], metrics_dir=metrics,
                                            notebooks_dir=notebooks)
     assert found["second"] == {"findings": ["second ran"]} and found["first"]["findings"] == ["first was there"]
     assert missing == ["third", "fourth"]  # third failed, fourth has no notebook
@@ -53,20 +52,13 @@ def test_missing_chapters_beside_the_page_are_run_then_read(tmp_path, capsys):
     assert (tmp_path / "out" / "executed" / "second.ipynb").is_file()
     # with run_missing=False nothing is executed
     (metrics / "second.json").unlink()
-    _, missing = report.gather_metrics(["second"], metrics_dir=metrics, notebooks_dir=notebooks, run_missing=False)
+    _, missing = conclusion.gather_metrics(["second"], metrics_dir=metrics, notebooks_dir=notebooks, run_missing=False)
     assert missing == ["second"] and not (metrics / "second.json").exists()
 
 
-def test_interval_words_and_text():
-    above, below, level = ({"mean": 0.02, "low": 0.01, "high": 0.03, "n": 5},
-                           {"mean": -0.02, "low": -0.03, "high": -0.01, "n": 5},
-                           {"mean": 0.01, "low": -0.01, "high": 0.03, "n": 5})
-    assert [report.interval_word(iv) for iv in (above, below, level)] == ["higher", "lower", "no clear difference"]
-    assert report.interval_word({"mean": 0.1, "low": math.nan, "high": math.nan, "n": 1}) == "no clear difference"
-    assert report.interval_text(below) == "−2.0 points (95% CI −3.0 to −1.0)"
-    assert report.interval_text({"mean": math.nan}) == "n/a"
-    assert report.format_ratio({"mean": 1.234, "low": 1.1, "high": 1.4}) == "1.23× (95% CI 1.10 to 1.40)"
-    densities = {"3": 0.5, "7": 0.2}
-    per_round = {"7": below, "3": level}
-    assert report.by_density(per_round, densities).startswith("+1.0 points (95% CI −1.0 to +3.0) at 50.0%; −2.0")
-    assert report.words_by_density(per_round, densities) == {"no clear difference": ["50.0%"], "lower": ["20.0%"]}
+def test_words_by_density_group_the_densities_by_verdict():
+    below = {"mean": -0.02, "low": -0.03, "high": -0.01, "n": 5}
+    level = {"mean": 0.01, "low": -0.01, "high": 0.03, "n": 5}
+    words = {"above": "higher", "below": "lower", "level": "no clear difference"}
+    assert conclusion.words_by_density({"7": below, "3": level}, {"3": 0.5, "7": 0.2}, **words) == {
+        "no clear difference": ["50.0%"], "lower": ["20.0%"]}

@@ -13,7 +13,7 @@ import torch
 from scipy import stats
 
 import lottery_core as lc
-from lottery_core import analysis, report
+from lottery_core.book import ch01, ch02, ch03, ch04, tables
 
 T2 = stats.t.ppf(0.975, 2)  # two-sided 95% Student-t critical value, 3 seeds
 
@@ -39,7 +39,7 @@ def frame():
 
 
 def test_paired_differences_pair_by_seed_and_use_student_t(frame):
-    table = analysis.paired_differences(frame, "ticket", "dense")
+    table = lc.paired_differences(frame, "ticket", "dense")
     row = table.set_index("round").loc[1]
     diffs = np.array([0.01, 0.02, 0.03])
     half = T2 * diffs.std(ddof=1) / math.sqrt(3)
@@ -49,28 +49,28 @@ def test_paired_differences_pair_by_seed_and_use_student_t(frame):
     # round 0: every ticket is its own dense network
     assert table.set_index("round").loc[0, "mean"] == 0
     # a control trained at round 1 only: the other rounds are left out, not filled in
-    assert analysis.paired_differences(frame, "ticket", "reinit")["round"].tolist() == [1]
+    assert lc.paired_differences(frame, "ticket", "reinit")["round"].tolist() == [1]
 
 
 def test_paired_differences_average_repeated_draws_first():
     rows = [{"seed": s, "rate": 0.5, "arm": "random", "density": 0.5, "test_acc": 0.5 + 0.1 * d}
             for s in range(3) for d in range(2)]
     rows += [{"seed": s, "rate": 0.5, "arm": "magnitude", "density": 0.5, "test_acc": 0.7 + 0.01 * s} for s in range(3)]
-    table = analysis.paired_differences(pd.DataFrame(rows), "magnitude", "random", "test_acc", by="rate")
+    table = lc.paired_differences(pd.DataFrame(rows), "magnitude", "random", "test_acc", by="rate")
     assert table["mean"].iloc[0] == pytest.approx(0.7 + 0.01 - 0.55)
 
 
 def test_best_round_is_chosen_on_validation_not_test(frame):
-    assert analysis.best_round(frame) == 2  # test accuracy would pick round 1
-    assert analysis.best_round(frame, metric="early_stop_test_acc") == 1
-    assert analysis.best_round(frame, baseline="reinit") == 1
+    assert tables.best_round(frame) == 2  # test accuracy would pick round 1
+    assert tables.best_round(frame, metric="early_stop_test_acc") == 1
+    assert tables.best_round(frame, baseline="reinit") == 1
 
 
 def test_closest_round_and_last_within(frame):
-    assert analysis.closest_round(frame, 0.7) == 2
+    assert tables.closest_round(frame, 0.7) == 2
     diffs = pd.DataFrame({"rate": [0.0, 0.2, 0.4, 0.6], "mean": [0.0, -0.004, -0.02, -0.001]})
-    assert analysis.last_within(diffs, 0.01, by="rate") == 0.2  # stops at the first larger loss
-    assert analysis.last_within(diffs.assign(mean=[-0.5] * 4), 0.01, by="rate") is None
+    assert ch02.last_within(diffs, 0.01, by="rate") == 0.2  # stops at the first larger loss
+    assert ch02.last_within(diffs.assign(mean=[-0.5] * 4), 0.01, by="rate") is None
 
 
 def test_density_schedule_matches_an_independent_count():
@@ -78,45 +78,36 @@ def test_density_schedule_matches_an_independent_count():
 
     sizes = {k: n for k, (n, _) in LENET_MNIST1D_LAYERS.items()}
     rates = {k: r for k, (_, r) in LENET_MNIST1D_LAYERS.items()}
-    assert analysis.density_schedule(sizes, rates, 15) == pytest.approx(expected_densities(15), abs=1e-12)
+    assert ch03.density_schedule(sizes, rates, 15) == pytest.approx(expected_densities(15), abs=1e-12)
 
 
 def test_mask_adjacency_counts_kept_right_neighbours():
     mask = torch.tensor([[1, 1, 0, 1], [0, 1, 1, 1]], dtype=torch.bool)
     # kept among the first three columns: (0,0), (0,1), (1,1), (1,2) -> right neighbour kept for 3 of them
-    assert analysis.mask_adjacency(mask) == pytest.approx(3 / 4)
+    assert ch02.mask_adjacency(mask) == pytest.approx(3 / 4)
     gen = torch.Generator().manual_seed(0)
     random = torch.rand(300, 40, generator=gen) < 0.3
-    assert analysis.mask_adjacency(random) == pytest.approx(0.3, abs=0.03)
+    assert ch02.mask_adjacency(random) == pytest.approx(0.3, abs=0.03)
 
 
 def test_init_std_table_and_binomial_se():
     model = lc.build_model("lenet_300_100", (40,), 10, seed=0)
-    table = analysis.init_std_table(model)
+    table = ch01.init_std_table(model)
     assert table.loc["net.3.weight", ["fan_in", "fan_out", "weights"]].tolist() == [300, 100, 30000]
     assert table.loc["net.3.weight", "xavier_std"] == pytest.approx(math.sqrt(2 / 400))
     assert (table["measured / xavier"] - 1).abs().max() < 0.05
-    assert analysis.binomial_se(0.75, 2500) == pytest.approx(math.sqrt(0.75 * 0.25 / 2500))
-    assert analysis.binomial_se(0.75, 2500) < 0.01  # the book preset's test split: under one point
+    assert lc.binomial_se(0.75, 2500) == pytest.approx(math.sqrt(0.75 * 0.25 / 2500))
+    assert lc.binomial_se(0.75, 2500) < 0.01  # the book preset's test split: under one point
 
 
-def test_verdict_words_follow_the_interval():
-    assert report.verdict({"mean": 0.02, "low": 0.01, "high": 0.03}) == "above"
-    assert report.verdict({"mean": -0.02, "low": -0.03, "high": -0.01}) == "below"
-    assert report.verdict({"mean": 0.02, "low": -0.01, "high": 0.05}) == "indistinguishable from"
-    assert report.verdict({"mean": 0.02, "low": math.nan, "high": math.nan}, same="?") == "?"
-    assert report.count_verdicts([{"low": 0.1, "high": 0.2}, {"low": -0.1, "high": 0.2}, {"low": None,
+def test_verdicts_are_counted_with_the_interval_verdict():
+    assert tables.count_verdicts([{"low": 0.1, "high": 0.2}, {"low": -0.1, "high": 0.2}, {"low": None,
                                                                                           "high": None}]) == {
         "above": 1, "below": 0, "same": 2}
 
 
-def test_format_interval_and_interval_table(frame):
-    iv = {"mean": 0.012, "low": 0.004, "high": 0.0201}
-    assert report.format_interval(iv) == "+1.2 pp (95% CI +0.4 to +2.0)"
-    assert report.format_interval({"mean": 140, "low": -27, "high": 307}, scale=1, unit="", digits=0) == (
-        "+140 (95% CI -27 to +307)")
-    assert report.format_interval({"mean": 0.01, "low": math.nan, "high": math.nan}) == "+1.0 pp"
-    table = report.interval_table({"gap": analysis.paired_differences(frame, "ticket", "dense")})
+def test_interval_table_formats_through_interval(frame):
+    table = tables.interval_table({"gap": lc.paired_differences(frame, "ticket", "dense")})
     assert table.loc[1, "weights remaining"] == "80.0%"
     assert table.loc[1, "gap"].startswith("+2.0 [")
 
@@ -140,12 +131,12 @@ def _sweep():
 def test_pruning_metrics_choose_the_safe_rate_on_validation():
     adjacency = pd.DataFrame({"magnitude": [0.3, 0.31, 0.29], "random": [0.2, 0.19, 0.2]},
                              index=pd.Index([0, 1, 2], name="seed"))
-    m = report.pruning_metrics(_sweep(), adjacency, show_rate=0.8, num_classes=10)
+    m = ch02.pruning_metrics(_sweep(), adjacency, show_rate=0.8, num_classes=10)
     json.dumps(m)
     # validation loses 0.5 points at rate 0.2 and 5 at 0.5: safe up to 0.2, although test loses 6 points there
     assert m["safe_rate"] == 0.2
     assert m["rates"] == [0.0, 0.2, 0.5, 0.99] and m["densities"] == pytest.approx([1.0, 0.8, 0.5, 0.01])
-    gap = report._at(m["magnitude_minus_random"], 0.5, key="rate")
+    gap = tables.interval_at(m["magnitude_minus_random"], 0.5, key="rate")
     assert gap["mean"] == pytest.approx(0.74 + 0.001 - (0.505 + 0.003))
     assert gap["low"] <= gap["mean"] <= gap["high"]
     assert m["dense_test_acc_per_seed"]["1"] == pytest.approx(0.761)
@@ -156,17 +147,17 @@ def test_ticket_metrics_on_a_real_run(tiny_imp):
     result, _ = tiny_imp
     long = result.to_long_frame()
     one_shot = long[(long["arm"] == "ticket") & (long["round"].isin([1, 2]))].assign(arm="one_shot")
-    m = report.ticket_metrics(result, one_shot, target_density=0.5)
+    m = ch03.ticket_metrics(result, one_shot, target_density=0.5)
     json.dumps(m)
     assert m["round_21"] == 3  # 0.517 is the closest density to 0.5
-    assert m["best_round"] == analysis.best_round(long)
+    assert m["best_round"] == tables.best_round(long)
     for key in ("ticket_minus_dense", "ticket_minus_dense_val", "ticket_minus_dense_final",
                 "ticket_minus_dense_iteration"):
         assert [iv["round"] for iv in m[key]] == [0, 1, 2, 3]
         for iv in m[key][1:]:
             assert iv["low"] <= iv["mean"] <= iv["high"] and iv["n"] == 3
     tickets = long[long["arm"] == "ticket"].set_index(["round", "seed"])["early_stop_test_acc"]
-    assert report._at(m["ticket_minus_dense"], 2)["mean"] == pytest.approx((tickets[2] - tickets[0]).mean())
+    assert tables.interval_at(m["ticket_minus_dense"], 2)["mean"] == pytest.approx((tickets[2] - tickets[0]).mean())
     assert sum(m["verdicts"].values()) == 3
     assert [s["seed"] for s in m["dense_overfitting"]] == [0, 1, 2]
     h = result.history(0, "ticket", 1)
@@ -181,30 +172,30 @@ def test_ticket_metrics_on_a_real_run(tiny_imp):
 
 def test_control_metrics_only_at_rounds_with_controls(tiny_imp):
     result, _ = tiny_imp
-    m = report.control_metrics(result, target_density=0.6)
+    m = ch04.control_metrics(result, target_density=0.6)
     json.dumps(m)
     assert m["control_rounds"] == [1, 3]
     assert m["round_21"] == 3  # round 2 (0.644) is closer to 0.6 but has no controls
-    for key in report.CONTROL_COMPARISONS:
+    for key in ch04.CONTROL_COMPARISONS:
         assert [iv["round"] for iv in m[key]] == [1, 3], key
     assert np.mean(m["seed_margins_21"]) == pytest.approx(m["ticket_minus_reinit_21"])
-    assert report._at(m["ticket_minus_reinit"], 3)["mean"] == pytest.approx(m["ticket_minus_reinit_21"])
+    assert tables.interval_at(m["ticket_minus_reinit"], 3)["mean"] == pytest.approx(m["ticket_minus_reinit_21"])
     assert m["largest_gap_round"] in (1, 3)
-    table = report.control_table(m)
+    table = ch04.control_table(m)
     assert table.index.tolist() == [0, 1, 3]
     assert table.loc[3, ("test accuracy (%)", "random reinit")].count("±") == 1
 
 
 def test_schedule_table_reproduces_the_papers_densities(tiny_imp):
     result, _ = tiny_imp
-    table = report.schedule_table(result)
-    assert table.loc[3, "P_m, 784-input network"] == pytest.approx(report.PAPER_LENET_DENSITIES[3], abs=1e-3)
+    table = ch03.schedule_table(result)
+    assert table.loc[3, "P_m, 784-input network"] == pytest.approx(ch03.PAPER_LENET_DENSITIES[3], abs=1e-3)
     assert table.loc[3, "P_m, this run"] == pytest.approx(result.mask(3).density())
     assert table["P_m, paper"].notna().sum() == 1  # only round 3 of rounds 0-3 has a paper value
 
 
 def test_split_table_counts_every_example(tiny_imp):
     _, data = tiny_imp
-    table = report.split_table(data)
+    table = ch01.split_table(data)
     assert table["examples"].tolist() == [len(data.y_train), len(data.y_val), len(data.y_test)]
     assert table["examples"].sum() == 1000

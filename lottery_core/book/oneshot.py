@@ -16,13 +16,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .data import Dataset, load_dataset
-from .masks import Mask
-from .models import build_model
+from ..arms import train_configured
+from ..data import Dataset, load_dataset
+from ..masks import Mask
+from ..models import build_model
+from ..pruning import layer_rates_for, magnitude_prune, random_prune
+from ..results import ImpResult
+from ..training import loss_and_accuracy
 from .progress import progress_block
-from .pruning import layer_rates_for, magnitude_prune, random_prune
-from .results import ImpResult
-from .training import loss_and_accuracy, train_batched
 
 State = Mapping[str, torch.Tensor]
 
@@ -119,10 +120,8 @@ def train_one_shot(result: ImpResult, rounds: Iterable[int], *, data: Dataset | 
         masks.append(mask)
     k = result.rewind_iteration
     with progress_block(len(keys), unit="network", desc="one-shot pruning") if progress else nullcontext() as block:
-        histories = train_batched(models, data, masks=masks, seeds=[s for _, s in keys],
-                                  iterations=config.iterations - k, batch_size=config.batch_size, lr=config.lr,
-                                  optimizer=config.optimizer, eval_every=config.eval_every, progress=False,
-                                  start_iteration=k)
+        histories = train_configured(models, data, config, masks=masks, seeds=[s for _, s in keys],
+                                     start_iteration=k, progress=False)
         if block is not None:
             block.advance(len(keys))
             block.log(f"trained {len(keys)} one-shot tickets ({len(rounds)} densities x {len(result.seeds)} seeds) "
