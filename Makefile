@@ -26,9 +26,11 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -m notebook
 
-# The GitHub workflows are linted offline: zizmor (its findings, with .github/zizmor.yml) and their JSON schema.
+# The GitHub workflows are linted offline: actionlint (syntax, expressions, action inputs, deprecated runtimes), zizmor
+# (its security findings, with .github/zizmor.yml) and their JSON schema.
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(VENV)/bin/actionlint .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --quiet .github/workflows
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
