@@ -50,6 +50,8 @@ CHAPTER_TEST_PARAMETERS = {
     "07_rewinding": {"rounds": 3, "shared_rounds": 3, "seeds": SHARED_RUN["seeds"],
                      "control_rounds": SHARED_RUN["control_rounds"], "rewind_iteration": 20, "high_lr": 3e-2,
                      "rewind_at_default_rate": True},
+    "08_stability": {"seeds": SHARED_RUN["seeds"], "rewind_iterations": [0, 20, 100], "ticket_rounds": [1, 3],
+                     "contrast_iterations": [0, 100], "points": 5},
 }
 # Chapters that load a run another chapter trains: run that one first.
 NEEDS = {name: "03_winning_tickets" for name in ("04_random_reinit", "05_weight_movement", "06_sqrt10_magnitude",
