@@ -14,9 +14,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..analysis import paired_interval
 from ..stability import STABLE_THRESHOLD
-from ..stats import Interval
+from ..stats import Interval, paired_interval
 from .claims import Check, Claims
 
 claims = Claims("08_stability")

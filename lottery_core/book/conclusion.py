@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..arms import arm_label
 from ..stats import Interval
-from . import ch05, ch06, ch07
+from . import ch05, ch06, ch07, ch08
 from .claims import Check, Claims
 from .paths import metrics_path, read_available_metrics
 
@@ -25,6 +25,7 @@ BOOK_CHAPTERS = {
     "05_weight_movement": "Chapter 5: inside a winning ticket",
     "06_sqrt10_magnitude": "Chapter 6: the √10 argument",
     "07_rewinding": "Chapter 7: rewinding and the learning rate",
+    "08_stability": "Chapter 8: stability",
 }
 """Every chapter (notebook name) -> its title, in reading order: the pages the conclusion gathers."""
 
@@ -44,7 +45,7 @@ def show_claims(metrics: Mapping[str, Mapping[str, Any]], pages: Mapping[str, Cl
 
 
 claims = Claims("conclusion", whole_book=True)
-MOVEMENT, SQRT10, REWINDING = "05_weight_movement", "06_sqrt10_magnitude", "07_rewinding"
+MOVEMENT, SQRT10, REWINDING, STABILITY = "05_weight_movement", "06_sqrt10_magnitude", "07_rewinding", "08_stability"
 
 
 @claims("conclusion-larger", "magnitude pruning keeps weights that started large; at about 10% of the weights their "
@@ -209,3 +210,12 @@ def words_by_density(per_round: Mapping[str, Mapping[str, float]], densities: Ma
     for r in sorted(per_round, key=lambda r: -densities[str(r)]):
         out.setdefault(Interval.of(per_round[r]).verdict(**words), []).append(f"{densities[str(r)]:.1%}")
     return out
+
+
+@claims("conclusion-stability", "Chapter 8 shows the mechanism behind rewinding: trained with SGD at a large rate, the "
+        "dense network is unstable at initialisation and becomes stable after a few hundred iterations, while its "
+        "tickets, rewound to θ0, are stable from the start.")
+def _stability(book: Mapping[str, Mapping[str, Any]]) -> Check:
+    checks = [ch08.claims[c].evaluate(book[STABILITY])
+              for c in ("ch08-dense-unstable", "ch08-dense-stabilises", "ch08-tickets-stable")]
+    return Check(all(c.holds for c in checks), "; ".join(c.evidence for c in checks))
