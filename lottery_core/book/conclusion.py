@@ -108,9 +108,7 @@ def _literature(book: Mapping[str, Mapping[str, Any]]) -> Check:
         "rewound to θ0 lost its measurable edge over its reinitialised copy, and rewinding to an early iteration did "
         "not bring it back.")
 def _high_rate(book: Mapping[str, Mapping[str, Any]]) -> Check:
-    checks = [ch07.claims[c].evaluate(book[REWINDING])
-              for c in ("ch07-dense-collapses", "ch07-edge-gone", "ch07-rewinding-no-help")]
-    return Check(all(c.holds for c in checks), "; ".join(c.evidence for c in checks))
+    return _all_of(ch07.claims, book[REWINDING], "ch07-dense-collapses", "ch07-edge-gone", "ch07-rewinding-no-help")
 
 
 def run_chapters(chapters: Sequence[str], notebooks_dir: str | os.PathLike, metrics_dir: str | os.PathLike,
@@ -216,6 +214,10 @@ def words_by_density(per_round: Mapping[str, Mapping[str, float]], densities: Ma
         "dense network is unstable at initialisation and becomes stable after a few hundred iterations, while its "
         "tickets, rewound to θ0, are stable from the start.")
 def _stability(book: Mapping[str, Mapping[str, Any]]) -> Check:
-    checks = [ch08.claims[c].evaluate(book[STABILITY])
-              for c in ("ch08-dense-unstable", "ch08-dense-stabilises", "ch08-tickets-stable")]
+    return _all_of(ch08.claims, book[STABILITY], "ch08-dense-unstable", "ch08-dense-stabilises", "ch08-tickets-stable")
+
+
+def _all_of(chapter: Claims, metrics: Mapping[str, Any], *claim_ids: str) -> Check:
+    """A summary sentence that holds when each of the chapter's claims it restates holds."""
+    checks = [chapter[c].evaluate(metrics) for c in claim_ids]
     return Check(all(c.holds for c in checks), "; ".join(c.evidence for c in checks))
