@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Exploration for issue 21 (an experiment, not a test): pruning at initialisation against IMP on the book preset.
+"""Exploration (an experiment, not a test): pruning at initialisation against IMP on the book preset.
 
 On LeNet-300-100 / MNIST-1D (``get_preset("book")``), for each seed, at the densities of IMP rounds 7 and 12
 (about 21% and 7%), every mask below is trained from θ0 and so is the same mask shuffled within each layer
