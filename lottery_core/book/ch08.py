@@ -67,6 +67,13 @@ def imp_accuracy(frame: pd.DataFrame, rounds: Sequence[int]) -> dict[str, Any]:
                         **paired_interval(acc[r].to_numpy(float), acc[0].to_numpy(float))} for r in rounds]}
 
 
+def accuracy_table(imp: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`imp_accuracy` as a table: each ticket's density, its test accuracy, and ticket − dense."""
+    rows = [{"round": r["round"], "weights remaining": f"{r['density']:.1%}", "ticket": f"{r['accuracy']:.1%}",
+             "ticket − dense [95% t interval]": Interval.of(r).format()} for r in imp["rounds"]]
+    return pd.DataFrame(rows).set_index("round").rename_axis(f"IMP (dense network {imp['dense']:.1%})")
+
+
 def barrier_drop(curves: pd.DataFrame, arm: str, k_from: int, k_to: int) -> dict[str, float]:
     """The barrier at ``k_from`` minus the barrier at ``k_to`` for ``arm``, paired by seed."""
     g = curves[curves["arm"] == arm].pivot_table(index="seed", columns="k", values="barrier")
