@@ -8,10 +8,9 @@ display, each chapter's tables and claims) lives in ``lottery_core.book``, which
 imports.
 """
 
-from .arms import ARM_LABELS, ArmRun, arm_init, arm_label, scaled_arm, snapshot_schedule, train_arms, train_configured
+from .arms import ArmRun, snapshot_schedule, train_arms
 from .checkpoint import atomic_save, safe_load
 from .config import PRESETS, ExperimentConfig, get_preset
-from .controls import CONTROLS, check_controls, control_init
 from .data import (
     DATASET_TITLES,
     DATASETS,
@@ -22,7 +21,7 @@ from .data import (
     load_dataset,
 )
 from .history import Evaluation, History, loss_and_accuracy
-from .imp import run_imp, train_controls
+from .imp import run_imp
 from .masks import Mask, output_layer_name, prunable_parameters
 from .models import MODELS, build_model, glorot_init_
 from .pruning import layer_rates_for, magnitude_prune, random_prune
@@ -32,7 +31,6 @@ from .saliency import (
     KEEP,
     MASK_CRITERIA,
     PRUNE_AT_INIT,
-    exponential_schedule,
     grasp_scores,
     magnitude_scores,
     mask_from_scores,
@@ -70,10 +68,10 @@ from .stability import (
     rewind_points,
     train_copies,
 )
+from .starts import ARM_LABELS, CONTROLS, arm_init, arm_label, check_arms, scaled_arm
 from .stats import (
     EQUIVALENCE_MARGIN,
     Interval,
-    arm_differences,
     binomial_se,
     gap_closed,
     paired_differences,
@@ -86,97 +84,29 @@ from .training import batch_order, train, train_batched
 __version__ = "0.2.0"
 
 __all__ = [
-    "ARM_LABELS",
-    "ArmRun",
-    "CONTROLS",
-    "DATASETS",
-    "DATASET_TITLES",
-    "Dataset",
-    "DatasetUnavailableError",
-    "EQUIVALENCE_MARGIN",
-    "Evaluation",
-    "Experiment",
-    "ExperimentConfig",
-    "History",
-    "ImpResult",
-    "Interval",
-    "MODELS",
-    "Mask",
-    "OFFLINE_DATASETS",
-    "PRESETS",
-    "RoundRecord",
-    "SharedPathError",
-    "SweepResult",
-    "arm_differences",
-    "arm_init",
-    "arm_label",
-    "atomic_save",
-    "batch_order",
-    "binomial_se",
-    "build_model",
-    "check_controls",
-    "control_init",
-    "default_device",
-    "effective_fan_in",
-    "effective_fan_out",
-    "gap_closed",
-    "gaussian_selection_ceiling",
-    "get_preset",
-    "glorot_init_",
-    "kept_init_shape",
-    "kept_rms",
-    "layer_rates_for",
-    "load_dataset",
-    "loss_and_accuracy",
-    "magnitude_prune",
-    "movement_null",
-    "output_layer_name",
-    "paired_differences",
-    "paired_interval",
-    "prunable_parameters",
-    "random_prune",
-    "ratio_interval",
-    "reinitialize",
-    "rewind",
-    "rms_trajectory",
-    "run_imp",
-    "safe_load",
-    "scale_table",
+    # data, models, configs
+    "DATASETS", "DATASET_TITLES", "OFFLINE_DATASETS", "Dataset", "DatasetUnavailableError", "default_device",
+    "load_dataset", "MODELS", "build_model", "glorot_init_", "PRESETS", "ExperimentConfig", "get_preset",
+    # masks, pruning, rewinding, named starts
+    "Mask", "output_layer_name", "prunable_parameters", "layer_rates_for", "magnitude_prune", "random_prune",
+    "reinitialize", "rewind", "snapshot", "ARM_LABELS", "CONTROLS", "arm_init", "arm_label", "check_arms",
     "scaled_arm",
-    "selection_ceiling_scale",
-    "snapshot",
-    "snapshot_schedule",
-    "sparse_glorot_std",
-    "subnetwork_scale",
-    "sweep",
-    "train",
-    "train_arms",
-    "train_batched",
-    "train_configured",
-    "train_controls",
-    "weight_movement",
-    "xavier_std",
-    "KEEP",
-    "MASK_CRITERIA",
-    "PRUNE_AT_INIT",
-    "exponential_schedule",
-    "grasp_scores",
-    "magnitude_scores",
-    "mask_from_scores",
-    "prune_at_init",
-    "snip_scores",
-    "synflow_mask",
-    "synflow_scores",
-    "trained_scores",
-    "Instability",
-    "STABLE_THRESHOLD",
-    "copy_seeds",
-    "error_barrier",
-    "instability",
-    "instability_curve",
-    "interpolate",
-    "interpolation_alphas",
-    "linear_path",
-    "rewind_points",
-    "train_copies",
+    # training, histories, IMP and its arms
+    "batch_order", "train", "train_batched", "Evaluation", "History", "loss_and_accuracy", "ImpResult", "RoundRecord",
+    "run_imp", "ArmRun", "snapshot_schedule", "train_arms", "atomic_save", "safe_load",
+    # statistics
+    "EQUIVALENCE_MARGIN", "Interval", "binomial_se", "gap_closed", "paired_differences",
+    "paired_interval", "ratio_interval",
+    # the Xavier-scale analysis
+    "effective_fan_in", "effective_fan_out", "gaussian_selection_ceiling", "kept_init_shape", "kept_rms",
+    "movement_null", "rms_trajectory", "scale_table", "selection_ceiling_scale", "sparse_glorot_std",
+    "subnetwork_scale", "weight_movement", "xavier_std",
+    # instability analysis
+    "STABLE_THRESHOLD", "Instability", "copy_seeds", "error_barrier", "instability", "instability_curve",
+    "interpolate", "interpolation_alphas", "linear_path", "rewind_points", "train_copies",
+    # pruning at initialisation
+    "KEEP", "MASK_CRITERIA", "PRUNE_AT_INIT", "grasp_scores", "magnitude_scores",
+    "mask_from_scores", "prune_at_init", "snip_scores", "synflow_mask", "synflow_scores", "trained_scores",
+    # optional: sweeps
+    "Experiment", "SharedPathError", "SweepResult", "sweep",
 ]

@@ -11,32 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import pandas as pd
 import torch
-from torch import nn
 
+from .arms import Arm, train_together
 from .config import ExperimentConfig
-from .controls import CONTROLS, check_controls, control_init
 from .data import Dataset, load_dataset
-from .history import History
 from .masks import Mask, Prunable
-from .models import build_model
 from .pruning import layer_rates_for, magnitude_prune
-from .results import ImpResult, Recipe, Round, RoundRecord, RunFolder, State, fingerprint, metrics
-from .rewind import Init, ModelFn, rewind, seeded, snapshot
-from .training import OptimizerFn, SchedulerFn, train_batched
-
-
-class Arm(NamedTuple):
-    """One network a round trains: a seed's ticket or one of its controls."""
-
-    seed: int
-    name: str  # "ticket" or a control name
-    state: State  # its initial weights
-    mask: Mask
-
+from .results import ImpResult, Recipe, Round, RoundRecord, RunFolder, State, fingerprint
+from .rewind import Init, ModelFn, rewind, snapshot
+from .starts import CONTROLS, arm_init, check_arms
+from .training import OptimizerFn, SchedulerFn
 
 RoundHook = Callable[[list[RoundRecord]], None]  # the records of a finished round, one per seed
 
@@ -76,14 +63,14 @@ def run_imp(config: ExperimentConfig, *, rounds: int, rewind_iteration: int = 0,
     for :func:`~lottery_core.train`. ``on_round(records)`` runs after every finished round, trained
     or read from the run folder, with that round's records (one per seed).
     """
-    controls = check_controls(control)
+    controls = check_arms(control, controls_only=True)
     seeds = _check_settings(config, rounds, rewind_iteration, seeds)
     control_rounds = None if control_rounds is None else sorted({int(r) for r in control_rounds})
     data = _dataset(config, data, device)
     recipe = Recipe(model_fn, prunable, model_name, reinit_init, optimizer_fn, scheduler_fn)
     result = ImpResult(config, seeds, controls, rewind_iteration, recipe=recipe)
     settings = fingerprint(config, seeds, controls, rewind_iteration, control_rounds)
-    folder = RunFolder.open(settings | recipe.describe(_network(result, data, seeds[0]), config.optimizer, config.lr),
+    folder = RunFolder.open(settings | recipe.describe(result.network(data, seeds[0]), config.optimizer, config.lr),
                             checkpoint_dir=checkpoint_dir, cache_dir=cache_dir)
     _run_rounds(result, rounds, data, folder, controls, control_rounds, verbose, on_round)
     return result
@@ -117,7 +104,7 @@ def imp_round(result: ImpResult, r: int, data: Dataset, controls: Sequence[str])
     masks = {s: prune(result, r, s, data) for s in result.seeds}
     arms = [Arm(s, "ticket", rewound(result, r, s, masks[s], data), masks[s]) for s in result.seeds]
     arms += control_arms(result, r, masks, controls, data)
-    models, histories = train_arms(result, data, arms, 0 if r == 0 else k, (0, k) if r == 0 else ())
+    models, histories = train_together(result, data, arms, 0 if r == 0 else k, snapshot_at=(0, k) if r == 0 else ())
     trained = {a.seed: _cpu(m.state_dict()) for a, m in zip(arms, models) if a.name == "ticket"}
     done = Round(r, masks, trained, {(a.seed, a.name): h for a, h in zip(arms, histories)})
     if r == 0:  # θ0 and the rewind point θk of every seed
@@ -131,7 +118,7 @@ def imp_round(result: ImpResult, r: int, data: Dataset, controls: Sequence[str])
 def prune(result: ImpResult, r: int, seed: int, data: Dataset) -> Mask:
     """m_r: the mask of round r-1 less the smallest weights trained in round r-1 (round 0: dense)."""
     config, prunable = result.config, result.recipe.prunable
-    model = _network(result, data, seed)
+    model = result.network(data, seed)
     if r == 0:
         return Mask.ones_like(model, prunable)
     model.load_state_dict(result.trained_state(r - 1, seed))
@@ -144,7 +131,7 @@ def prune(result: ImpResult, r: int, seed: int, data: Dataset) -> Mask:
 
 def rewound(result: ImpResult, r: int, seed: int, mask: Mask, data: Dataset) -> State:
     """The ticket's initial weights: θ0 in round 0, then the rewind point (θ0 or θk) under ``mask``."""
-    model = _network(result, data, seed)
+    model = result.network(data, seed)
     if r > 0:
         rewind(model, result.rewind_state(seed), mask)
     return snapshot(model)
@@ -157,59 +144,10 @@ def control_arms(result: ImpResult, r: int, masks: dict[int, Mask], names: Seque
         c = list(CONTROLS).index(name)
         for s in result.seeds:
             seed = 1_000_003 * (c + 1) + 1009 * r + s  # distinct and reproducible for every control draw
-            state, mask = control_init(name, _network(result, data, s), result.rewind_state(s), masks[s],
-                                       seed=seed, init=result.recipe.reinit_draw())
+            state, mask = arm_init(name, result.network(data, s), result.rewind_state(s), masks[s],
+                                   seed=seed, init=result.recipe.reinit_draw())
             arms.append(Arm(s, name, state, mask))
     return arms
-
-
-def train_arms(result: ImpResult, data: Dataset, arms: Sequence[Arm], start: int,
-               snapshot_at: Iterable[int] = ()) -> tuple[list[nn.Module], list[History]]:
-    """Train every arm together from iteration ``start`` to the end; returns (models, histories)."""
-    config, recipe = result.config, result.recipe
-    models = [_network(result, data, a.seed, a.state) for a in arms]
-    histories = train_batched(
-        models, data, masks=[a.mask for a in arms], seeds=[a.seed for a in arms],
-        iterations=config.iterations - start, batch_size=config.batch_size, lr=config.lr,
-        optimizer=config.optimizer, eval_every=config.eval_every, snapshot_at=snapshot_at,
-        progress=False, start_iteration=start, optimizer_fn=recipe.optimizer_fn, scheduler_fn=recipe.scheduler_fn,
-    )
-    return models, histories
-
-
-def train_controls(result: ImpResult, controls: str | Sequence[str], *, rounds: Iterable[int],
-                   data: Dataset | None = None, device: str | torch.device | None = None,
-                   verbose: bool = True) -> pd.DataFrame:
-    """Train control networks for the tickets of a finished IMP run, without retraining the tickets.
-
-    For every round in ``rounds`` and every seed of ``result``, each control in ``controls`` (names
-    from ``CONTROLS``) starts from its own initialisation under the ticket's mask and trains with
-    the ticket's schedule and data order. The learning curves are added to ``result.histories``.
-    Returns tidy data (``seed, round, density, arm`` and the metrics), the tickets' rows included.
-    """
-    names = check_controls(controls)
-    rounds = sorted({int(r) for r in rounds})
-    missing = [r for r in rounds if r < 1 or r >= result.num_rounds]
-    if missing:
-        raise ValueError(f"rounds {missing} are not pruned rounds of this run (1 to {result.num_rounds - 1})")
-    data = _dataset(result.config, data, device)
-    started = time.perf_counter()
-    # every arm of every round starts at the same iteration: one batched run trains them all
-    arms = [(r, arm) for r in rounds
-            for arm in control_arms(result, r, {s: result.mask(r, s) for s in result.seeds}, names, data)]
-    _, histories = train_arms(result, data, [arm for _, arm in arms], result.rewind_iteration)
-    records = []
-    for (r, arm), h in zip(arms, histories):
-        result.histories[(r, arm.seed, arm.name)] = h
-        density = result.mask(r, arm.seed).density()
-        records.append({"seed": arm.seed, "round": r, "density": density, "arm": arm.name, **metrics(h)})
-    frame = pd.DataFrame(records)
-    if verbose:
-        print(f"trained {len(arms)} control networks together in {time.perf_counter() - started:.1f} s")
-        for r, part in frame.groupby("round", sort=True):
-            print(_round_line(part, r), flush=True)
-    long = result.to_long_frame()
-    return pd.concat([long[long["round"].isin(rounds) & (long["arm"] == "ticket")], frame], ignore_index=True)
 
 
 def _check_settings(config: ExperimentConfig, rounds: int, rewind_iteration: int,
@@ -230,19 +168,6 @@ def _dataset(config: ExperimentConfig, data: Dataset | None, device: str | torch
     if data.name != config.dataset:
         raise ValueError(f"data is {data.name!r} but the config names {config.dataset!r}")
     return data
-
-
-def _network(result: ImpResult, data: Dataset, seed: int, state: State | None = None) -> nn.Module:
-    """The run's network for ``data`` (``model_fn``, else the config's named model), drawn from
-    ``seed`` (then loaded with ``state`` when given)."""
-    model_fn = result.recipe.model_fn
-    if model_fn is not None:
-        model = seeded(model_fn, seed)
-    else:
-        model = build_model(result.config.model, data.input_shape, data.num_classes, seed=seed)
-    if state is not None:
-        model.load_state_dict(state)
-    return model
 
 
 def _cpu(state: State) -> State:

@@ -17,9 +17,11 @@ from torch import nn
 
 from .checkpoint import atomic_save, safe_load
 from .config import ExperimentConfig
+from .data import Dataset
 from .history import Evaluation, History
 from .masks import Mask, Prunable, prunable_parameters
-from .rewind import Init, ModelFn
+from .models import build_model
+from .rewind import Init, ModelFn, seeded
 from .training import OptimizerFn, SchedulerFn, make_optimizer
 
 FORMAT = 2  # of the run folder; a folder of another format is refused
@@ -181,6 +183,16 @@ class ImpResult:
     def history(self, round: int, arm: str = "ticket", seed: int | None = None) -> History:
         """Learning curve of the ticket (``arm="ticket"``) or of a control at ``round``."""
         return self.histories[(round, self._seed(seed), arm)]
+
+    def network(self, data: Dataset, seed: int, state: State | None = None) -> nn.Module:
+        """The run's network for ``data`` (``model_fn``, else the config's named model) drawn from
+        ``seed``, then loaded with ``state`` when given."""
+        model_fn = self.recipe.model_fn
+        model = seeded(model_fn, seed) if model_fn is not None else build_model(
+            self.config.model, data.input_shape, data.num_classes, seed=seed)
+        if state is not None:
+            model.load_state_dict(state)
+        return model
 
     @property
     def num_rounds(self) -> int:

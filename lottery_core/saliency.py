@@ -1,22 +1,11 @@
-"""Which weights to keep, scored at initialisation or from a trained run.
+"""Which weights to keep, scored at initialisation or from a trained run: a *score* is one tensor per
+prunable weight (the keys of :class:`~lottery_core.Mask`), and a mask keeps the best-scored weights.
 
-A *score* is one tensor per prunable weight (the keys of :class:`~lottery_core.Mask`); a mask keeps the
-weights with the best scores. At initialisation, from θ0 alone (and one minibatch where the method needs data):
-
-- ``snip_scores``: connection sensitivity |g ⊙ θ| (Lee, Ajanthan & Torr, ICLR 2019);
-- ``grasp_scores``: gradient signal preservation −θ ⊙ Hg, the *lowest* kept (Wang, Zhang & Grosse, ICLR 2020);
-- ``synflow_scores`` / ``synflow_mask``: data-free synaptic flow (∂R/∂θ) ⊙ θ, pruned iteratively on an
-  exponential schedule (Tanaka, Kunin, Yamins & Ganguli, NeurIPS 2020);
-- ``magnitude_scores``: |θ0|, the simple baseline of Frankle, Dziugaite, Roy & Carbin (ICLR 2021).
-
-From a trained run, ``trained_scores`` gives the mask criteria of Zhou, Lan, Liu & Yosinski (NeurIPS 2019,
-"Deconstructing Lottery Tickets"), from the initial weights w_i and the trained weights w_f.
-
-``mask_from_scores`` turns any of them into a mask with exact counts (ties broken by position, as
-:func:`~lottery_core.magnitude_prune`), globally, per layer, or at a ticket's own per-layer densities
-(``mask_from_scores(scores, ticket.layer_densities(), scope="layerwise")``). The layer-wise shuffle of the
-sanity checks (same per-layer counts, random positions) is :func:`~lottery_core.random_prune`, and the
-supermask accuracy (masked θ0, no training) is :func:`~lottery_core.masked_accuracy`.
+At θ0: SNIP's |g ⊙ θ| (Lee et al., ICLR 2019), GraSP's −θ ⊙ Hg, lowest kept (Wang et al., ICLR 2020),
+SynFlow's data-free (∂R/∂θ) ⊙ θ, pruned iteratively (Tanaka et al., NeurIPS 2020), and |θ0|, the baseline
+of Frankle, Dziugaite, Roy & Carbin (ICLR 2021). From a trained run: the mask criteria of Zhou et al.
+(NeurIPS 2019). ``mask_from_scores`` turns any of them into a mask with exact counts, globally, per layer,
+or at a ticket's own layer densities; the sanity checks' layer-wise shuffle is :func:`~lottery_core.random_prune`.
 """
 
 from __future__ import annotations
@@ -112,14 +101,6 @@ def mask_from_scores(scores: Mapping[str, torch.Tensor], density: float | Mappin
     return Mask({k: v.to(scores[k].device) for k, v in kept.items()})
 
 
-def exponential_schedule(density: float, rounds: int) -> list[float]:
-    """Densities d^(1/n), d^(2/n), ..., d of an n-round iterative pruning to ``density`` (SynFlow's schedule)."""
-    density = _check_density(density)
-    if rounds < 1:
-        raise ValueError(f"rounds must be at least 1, got {rounds}")
-    return [density ** (k / rounds) for k in range(1, rounds + 1)]
-
-
 def _weight_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, *,
                       temperature: float = 1.0, create_graph: bool = False) -> tuple[dict, tuple]:
     """The prunable weights and ∂L/∂w on the batch (x, y), without touching ``.grad``."""
@@ -132,10 +113,8 @@ def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: 
     """SNIP's connection sensitivity |g ⊙ θ| of every prunable weight on one minibatch (Lee, Ajanthan & Torr,
     ICLR 2019, "SNIP: Single-shot Network Pruning based on Connection Sensitivity").
 
-    The paper defines g_j = ∂L(c ⊙ θ)/∂c_j at c = 1, which is θ_j ∂L/∂θ_j, and keeps the weights with the
-    largest s_j = |g_j| / Σ_k |g_k|; the normalisation does not change the ranking and is left out. Keep the
-    highest scores, over all layers together (``mask_from_scores(scores, d)``). ``model`` is not changed.
-    """
+    g_j = ∂L(c ⊙ θ)/∂c_j at c = 1 is θ_j ∂L/∂θ_j; the paper's normalisation by Σ_k |g_k| does not change the
+    ranking and is left out. Keep the highest, over all layers together. ``model`` is not changed."""
     weights, grads = _weight_gradients(model, x, y, loss_fn)
     return {k: (g * w).abs().detach() for (k, w), g in zip(weights.items(), grads)}
 
@@ -145,13 +124,10 @@ def grasp_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn:
     """GraSP's gradient-signal-preservation score S(−θ) = −θ ⊙ Hg (Wang, Zhang & Grosse, ICLR 2020,
     "Picking Winning Tickets Before Training by Preserving Gradient Flow").
 
-    g = ∂L/∂θ and H the Hessian of L, both over the prunable weights, on the batch (x, y). Hg is a
-    Hessian-gradient product by double backward: ∂(gᵀ·stop_grad(g))/∂θ. To first order, removing weight q
-    changes the gradient norm gᵀg by 2·S_q, so the paper removes the *highest* scores (those whose removal
-    reduces gradient flow least) and keeps the lowest: ``mask_from_scores(scores, d, keep="lowest")``.
-    ``temperature`` divides the logits (the authors' code uses 200; 1 is the paper's equation).
-    ``model`` is not changed.
-    """
+    g = ∂L/∂θ and H the Hessian of L over the prunable weights on the batch (x, y); Hg by double backward,
+    ∂(gᵀ·stop_grad(g))/∂θ. Removing weight q changes gᵀg by about 2·S_q, so the paper removes the highest
+    scores and keeps the lowest: ``mask_from_scores(scores, d, keep="lowest")``. ``temperature`` divides
+    the logits (the authors' code uses 200; 1 is the paper's equation). ``model`` is not changed."""
     weights, grads = _weight_gradients(model, x, y, loss_fn, temperature=temperature, create_graph=True)
     flow = sum((g * g.detach()).sum() for g in grads)
     hg = torch.autograd.grad(flow, list(weights.values()))
@@ -167,9 +143,8 @@ def magnitude_scores(model: nn.Module) -> Scores:
 
 @torch.no_grad()
 def _linearised(model: nn.Module) -> tuple[nn.Module, Scores]:
-    """A float64 copy of ``model`` in eval mode with every parameter replaced by its absolute value and
-    BatchNorm running means set to zero (each norm layer becomes a positive scaling plus a positive shift, so
-    on a positive input no ReLU is ever off), and the |θ| of its prunable weights. ``model`` is not changed."""
+    """A float64 eval-mode copy of ``model`` with every parameter made positive and BatchNorm running means
+    zero (so no ReLU is ever off on a positive input), and the |θ| of its prunable weights."""
     net = copy.deepcopy(model).double().eval()
     for p in net.parameters():
         p.abs_()
@@ -199,24 +174,24 @@ def synflow_scores(model: nn.Module, input_shape: Sequence[int], *, mask: Mask |
 
     The network is linearised (every parameter replaced by its absolute value) and fed one all-ones input of
     ``input_shape``; R = 1ᵀ(∏ₗ|W_l|)1 is the sum of its outputs (biases, zero here, add their positive paths).
-    Computed on a float64 copy in eval mode, so ``model`` (weights, signs, mode, BatchNorm statistics) is left
-    exactly as it was; weights pruned in ``mask`` count as zero. The scores are float64, keep the highest.
-    """
+    Computed on a float64 copy, so ``model`` is left exactly as it was; weights pruned in ``mask`` count as
+    zero. The scores are float64; keep the highest."""
     if mask is not None:
         mask.check_fits(model)
-    net, absolute = _linearised(model)
-    return _synaptic_flow(net, absolute, input_shape, mask)
+    return _synaptic_flow(*_linearised(model), input_shape, mask)
 
 
 def synflow_mask(model: nn.Module, input_shape: Sequence[int], density: float, *, rounds: int = 100,
                  scope: str = "global") -> Mask:
-    """SynFlow's iterative pruning: ``rounds`` rounds, each rescoring the surviving weights and keeping the
-    densities of :func:`exponential_schedule` (the paper uses 100 rounds), ending at exactly
+    """SynFlow's iterative pruning: ``rounds`` rounds (the paper uses 100), each rescoring the surviving weights
+    and keeping density d^(k/n) after round k of n (its exponential schedule), ending at exactly
     ``round(density x weights)`` weights. A pruned weight never comes back. ``model`` is not changed."""
-    schedule = exponential_schedule(density, rounds)
+    density = _check_density(density)
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
     net, absolute = _linearised(model)
     mask = Mask.ones_like(model)
-    for step_density in schedule:
+    for step_density in (density ** (k / rounds) for k in range(1, rounds + 1)):
         scores = _synaptic_flow(net, absolute, input_shape, mask)
         mask = mask_from_scores(scores, step_density, scope=scope, within=mask)
     return mask
@@ -240,16 +215,11 @@ _CRITERIA: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 
 def trained_scores(criterion: str, model: nn.Module, initial: Mapping[str, torch.Tensor],
                    final: Mapping[str, torch.Tensor]) -> Scores:
-    """Mask criteria of Zhou, Lan, Liu & Yosinski (NeurIPS 2019, "Deconstructing Lottery Tickets: Zeros,
-    Signs, and the Supermask", Figure 2) from the initial weights w_i (``initial``, e.g. θ0) and the trained
-    weights w_f (``final``, θT), for the prunable weights of ``model``; keep the highest, per layer as the paper:
-
-    - ``large_final``: |w_f| (Frankle & Carbin's criterion);
-    - ``magnitude_increase``: |w_f| − |w_i|;
-    - ``movement``: |w_f − w_i|;
-    - ``large_init_large_final``: the smaller of the two within-layer ranks of |w_i| and |w_f| (0 to 1), so
-      that keeping the top k keeps the weights large both at the start and at the end (the paper's quadrant).
-    """
+    """Mask criteria of Zhou, Lan, Liu & Yosinski (NeurIPS 2019, "Deconstructing Lottery Tickets", Figure 2)
+    from the initial weights w_i (``initial``, θ0) and trained ones w_f (``final``), for the prunable weights
+    of ``model``; keep the highest, per layer as the paper: ``large_final`` |w_f| (Frankle & Carbin's),
+    ``magnitude_increase`` |w_f| − |w_i|, ``movement`` |w_f − w_i|, ``large_init_large_final`` the smaller
+    of the within-layer ranks (0 to 1) of |w_i| and |w_f| (large at both ends: the paper's quadrant)."""
     _check_choice(criterion, MASK_CRITERIA, "criterion")
     out = {}
     for key, w in prunable_parameters(model).items():
@@ -279,7 +249,6 @@ def prune_at_init(method: str, model: nn.Module, density: float, *,
         return synflow_mask(model, shape, density, rounds=rounds, scope=scope)
     if batch is None:
         raise ValueError(f"{method} scores a minibatch: pass batch=(x, y) of training data")
-    x, y = batch
     if method == "snip":
-        return mask_from_scores(snip_scores(model, x, y), density, scope=scope)
-    return mask_from_scores(grasp_scores(model, x, y, temperature=temperature), density, scope=scope, keep="lowest")
+        return mask_from_scores(snip_scores(model, *batch), density, scope=scope)
+    return mask_from_scores(grasp_scores(model, *batch, temperature=temperature), density, scope=scope, keep="lowest")

@@ -1,18 +1,12 @@
 """Instability analysis: linear mode connectivity (Frankle, Dziugaite, Roy & Carbin, ICML 2020,
 "Linear Mode Connectivity and the Lottery Ticket Hypothesis").
 
-Train two copies of a network from the same weights θk (the same mask, the same initial state)
-with different samples of SGD noise (here: two different minibatch orders), then evaluate the
-networks on the straight line between the two results, θ(α) = (1 − α) θ_A + α θ_B. The paper's
-*error barrier* (their "linear interpolation instability") is the largest error on that path
-minus the mean of the two ends' errors; a network is *stable* to SGD noise when the barrier is
-about zero; the paper takes a barrier under 2% as stable. The paper evaluates the path on a finer
-grid of α than the 11 points (α = 0, 0.1, ..., 1) used here by default.
-
-The copies of many starts and seeds train side by side in one :func:`~lottery_core.train_batched`
-call; the data order of a copy is the ``seeds`` entry that ``train_batched`` gives it, so two
-copies with the same start and different seeds differ only in their minibatch order. Each copy
-starts with a fresh optimiser (Adam's moments at zero), as a rewound ticket does.
+Two copies of a network train from the same weights θk under the same mask with different SGD noise
+(two minibatch orders; each with a fresh optimiser, as a rewound ticket), and the networks on the
+straight line θ(α) = (1 − α) θ_A + α θ_B between the results are evaluated (11 points here; the paper
+uses a finer grid). The *error barrier* (the paper's "linear interpolation instability") is the largest
+error on the path minus the mean of the ends' errors; the paper calls a barrier under 2% stable. The
+copies of many starts and seeds train side by side in one :func:`~lottery_core.train_batched` call.
 """
 
 from __future__ import annotations
@@ -38,24 +32,22 @@ from .training import train_batched
 State = Mapping[str, torch.Tensor]
 DEFAULT_POINTS = 11  # α = 0, 0.1, ..., 1
 STABLE_THRESHOLD = 0.02  # Frankle et al. (2020) call a network stable when its error barrier is under 2%
-SPLITS = ("train", "val", "test")
 DEFAULT_REWIND_ITERATIONS = (0, 25, 100, 300, 1000)
 
 
 def interpolation_alphas(points: int = DEFAULT_POINTS) -> list[float]:
     """``points`` evenly spaced values of α from 0 to 1, both ends included (11: 0, 0.1, ..., 1)."""
-    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+    if not isinstance(points, int) or isinstance(points, bool) or points < 2:
         raise ValueError(f"a path needs at least 2 points (its two ends), got {points!r}")
     return [i / (points - 1) for i in range(points)]
 
 
 def check_same_layout(state_a: State, state_b: State) -> None:
     """Raise ``ValueError`` unless the two states have the same keys, shapes and dtypes."""
-    missing, extra = sorted(set(state_a) - set(state_b)), sorted(set(state_b) - set(state_a))
-    if missing or extra:
-        raise ValueError(f"the states do not match: only in the first {missing}, only in the second {extra}")
-    for key, a in state_a.items():
-        b = state_b[key]
+    if set(state_a) != set(state_b):
+        raise ValueError(f"the states do not match: only in the first {sorted(set(state_a) - set(state_b))}, "
+                         f"only in the second {sorted(set(state_b) - set(state_a))}")
+    for key, (a, b) in ((k, (v, state_b[k])) for k, v in state_a.items()):
         if a.shape != b.shape or a.dtype != b.dtype:
             raise ValueError(f"{key!r} differs: {tuple(a.shape)} {a.dtype} against {tuple(b.shape)} {b.dtype}")
 
@@ -82,12 +74,8 @@ def interpolate(state_a: State, state_b: State, alpha: float) -> dict[str, torch
 
 
 def error_barrier(errors: Sequence[float]) -> float:
-    """The paper's error barrier (instability) of a path: max(errors) − (errors[0] + errors[-1]) / 2.
-
-    ``errors`` are the errors along the path from one end (first) to the other (last). The maximum
-    runs over the whole path, ends included, so the barrier is never negative and is at least half
-    the difference between the two ends' errors.
-    """
+    """The paper's error barrier of a path from one end (first) to the other (last):
+    max(errors) − (errors[0] + errors[-1]) / 2; the maximum includes the ends, so it is never negative."""
     values = [float(e) for e in errors]
     if len(values) < 2:
         raise ValueError(f"a path needs at least 2 errors (its two ends), got {len(values)}")
@@ -124,16 +112,6 @@ class Instability:
         """Whether the barrier is below ``threshold`` (the paper's 2% by default)."""
         return self.barrier < threshold
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per point of the path: ``alpha, error, loss``."""
-        return pd.DataFrame({"alpha": self.alphas, "error": self.errors, "loss": self.losses})
-
-
-def _split(data: Dataset, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
-    return getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
-
 
 @torch.no_grad()
 def linear_path(model: nn.Module, state_a: State, state_b: State, data: Dataset, *,
@@ -142,7 +120,9 @@ def linear_path(model: nn.Module, state_a: State, state_b: State, data: Dataset,
     α) on one split of ``data``, in evaluation mode; ``model`` only gives the architecture and is not
     changed. Loss and accuracy are the library's (:func:`~lottery_core.loss_and_accuracy`)."""
     alphas = interpolation_alphas(points)
-    x, y = _split(data, split)
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"unknown split {split!r}; valid splits: train, val, test")
+    x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
     check_same_layout(model.state_dict(), state_a)
     was_training = model.training
     model.eval()
@@ -190,12 +170,9 @@ def instability(model: nn.Module, start_state: State, mask: Mask | None, data: D
                 start_iteration: int = 0, points: int = DEFAULT_POINTS, split: str = "test") -> Instability:
     """Instability analysis of one start (Frankle, Dziugaite, Roy & Carbin 2020).
 
-    Two copies of ``start_state`` (θk, with ``mask`` applied) train ``iterations`` steps with the
-    minibatch orders of ``data_seeds[0]`` and ``data_seeds[1]``; the result holds the errors on
-    the straight path between them (``points`` values of α, on ``split``), its ``barrier`` (max
-    error on the path − mean error of the two ends) and the two ends' accuracies. Equal seeds give
-    two identical networks and a zero barrier (the control). ``model`` gives the architecture.
-    """
+    Two copies of ``start_state`` (θk ⊙ ``mask``) train ``iterations`` steps with the minibatch orders of
+    the two ``data_seeds``; returns the path between them (``points`` values of α, on ``split``) with its
+    ``barrier``. Equal seeds give identical networks and a zero barrier. ``model`` gives the architecture."""
     [(state_a, state_b)] = train_copies(model, [start_state], [mask], data, data_seeds=[data_seeds],
                                         iterations=iterations, batch_size=batch_size, lr=lr,
                                         optimizer=optimizer, start_iteration=start_iteration)
@@ -224,25 +201,15 @@ def rewind_points(config: ExperimentConfig, data: Dataset, seeds: Sequence[int],
     return {s: dict(h.snapshots) for s, h in zip(seeds, histories)}
 
 
-def _mask_for(masks: Mapping | None, seed: int, k: int) -> Mask | None:
-    """A seed's mask at rewind point k: ``masks`` maps seeds, or (seed, k) pairs, to masks."""
-    if masks is None:
-        return None
-    return masks[(seed, k)] if (seed, k) in masks else masks[seed]
-
-
 def instability_curve(config: ExperimentConfig, *, rewind_iterations: Sequence[int] = DEFAULT_REWIND_ITERATIONS,
                       seeds: Sequence[int] = (0, 1, 2), masks: Mapping | None = None, data: Dataset | None = None,
                       points: int = DEFAULT_POINTS, split: str = "test") -> pd.DataFrame:
     """The error barrier against the rewind iteration k, for the dense network or a mask (Frankle et al. 2020).
 
-    For every seed, θk is the dense network's weights after k iterations (:func:`rewind_points`);
-    two copies of θk ⊙ mask train the remaining ``config.iterations − k`` iterations with the data
-    orders of :func:`copy_seeds`. ``masks`` (None: dense) maps each seed, or each (seed, k), to its
-    mask, e.g. ``{s: result.mask(r, s) for s in seeds}`` from :func:`~lottery_core.run_imp`. One
-    batched run per k. Returns one row per (seed, k): ``seed, k, density, barrier, loss_barrier,
-    acc_a, acc_b, max_error``.
-    """
+    θk is each seed's dense network after k iterations (:func:`rewind_points`); two copies of θk ⊙ mask
+    train the remaining iterations with the data orders of :func:`copy_seeds`, one batched run per k.
+    ``masks`` (None: dense) maps each seed, or (seed, k), to its mask, e.g. ``{s: result.mask(r, s) for s in
+    seeds}``. One row per (seed, k): ``seed, k, density, barrier, loss_barrier, acc_a, acc_b, max_error``."""
     data = data if data is not None else load_dataset(config.dataset, seed=config.data_seed,
                                                       num_samples=config.num_samples)
     seeds = [int(s) for s in seeds]
@@ -250,7 +217,7 @@ def instability_curve(config: ExperimentConfig, *, rewind_iterations: Sequence[i
     model = build_model(config.model, data.input_shape, data.num_classes, seed=seeds[0])
     rows = []
     for k in sorted({int(k) for k in rewind_iterations}):
-        seed_masks = [_mask_for(masks, s, k) for s in seeds]
+        seed_masks = [None if masks is None else masks[(s, k)] if (s, k) in masks else masks[s] for s in seeds]
         pairs = train_copies(model, [starts[s][k] for s in seeds], seed_masks, data,
                              data_seeds=[copy_seeds(s) for s in seeds], iterations=config.iterations - k,
                              batch_size=config.batch_size, lr=config.lr, optimizer=config.optimizer,

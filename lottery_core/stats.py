@@ -122,59 +122,42 @@ def binomial_se(accuracy: float, n: int) -> float:
     return math.sqrt(accuracy * (1.0 - accuracy) / n)
 
 
-def _per_seed(frame: pd.DataFrame, arm: str, metric: str, by: str, dense_arm: str) -> pd.DataFrame:
-    """``metric`` of ``arm`` as a (``by`` x seed) table, averaged over repeated rows (e.g. random draws).
-    ``arm="dense"`` repeats, at every value of ``by``, the seed's ``dense_arm`` row where ``by`` is 0."""
-    if arm == "dense":
-        dense = frame[(frame["arm"] == dense_arm) & (frame[by] == 0)].groupby("seed")[metric].mean()
-        keys = sorted(frame[by].unique())
-        return pd.DataFrame({s: [v] * len(keys) for s, v in dense.items()}, index=keys).rename_axis(by)
-    return frame[frame["arm"] == arm].pivot_table(index=by, columns="seed", values=metric, aggfunc="mean")
+def paired_differences(frame: pd.DataFrame, arm: str | Sequence[str], baseline: str,
+                       metric: str = "early_stop_test_acc", *, by: str | Sequence[str] = "round",
+                       dense_arm: str = "ticket", confidence: float = 0.95) -> pd.DataFrame:
+    """For every value of ``by`` (a round, a pruning rate, or several columns): the mean over seeds of
+    ``arm − baseline``, paired by seed, with its Student-t interval (:func:`paired_interval`).
 
-
-def paired_differences(frame: pd.DataFrame, arm: str, baseline: str, metric: str = "early_stop_test_acc", *,
-                       by: str = "round", dense_arm: str = "ticket", confidence: float = 0.95) -> pd.DataFrame:
-    """For every value of ``by`` (a round, a pruning rate): the mean over seeds of ``arm − baseline``,
-    paired by seed, with its Student-t interval (:func:`paired_interval`).
-
-    ``frame`` is tidy data (columns seed, arm, ``by``, density and the metrics) such as
-    ``ImpResult.to_long_frame()``; repeated rows of one seed (random draws) are averaged first.
-    ``baseline`` is an arm, or ``"dense"``: each seed's own ``dense_arm`` row at ``by == 0`` (round 0).
-    Values where either arm is missing (controls trained at some rounds only) are left out.
-    Columns: ``by, density, mean, low, high, n``.
-    """
-    a = _per_seed(frame, arm, metric, by, dense_arm)
-    b = _per_seed(frame, baseline, metric, by, dense_arm)
-    density = frame[frame["arm"] == (arm if arm != "dense" else dense_arm)].groupby(by)["density"].mean()
+    ``frame`` is tidy data (columns seed, arm, ``by``, the metrics and usually density) such as
+    ``ImpResult.to_long_frame()``; repeated rows of one seed (random draws) are averaged first. ``baseline``
+    (or ``arm``) may be ``"dense"`` where no arm has that name: each seed's own ``dense_arm`` row where ``by``
+    is 0 (round 0). Values
+    where either arm is missing (controls trained at some rounds only) are left out. One arm: columns
+    ``by, density, mean, low, high, n``; several: one row per value and arm, columns ``*by, arm, reference,
+    mean, low, high, n, density`` (the compared arms' mean density)."""
+    arms, keys = ([arm] if isinstance(arm, str) else list(arm)), ([by] if isinstance(by, str) else list(by))
+    if "dense" in (arm, baseline) and "dense" not in set(frame["arm"]):
+        dense = frame[(frame["arm"] == dense_arm) & (frame[keys[0]] == 0)].groupby("seed")[metric].mean()
+        frame = pd.concat([frame, pd.DataFrame([{keys[0]: key, "seed": s, "arm": "dense", metric: v}
+                                                for key in sorted(frame[keys[0]].unique()) for s, v in dense.items()])])
+    wide = frame.pivot_table(index=[*keys, "seed"], columns="arm", values=metric, aggfunc="mean")
     rows = []
-    for key in sorted(set(a.index) & set(b.index)):
-        seeds = [s for s in a.columns if s in b.columns and pd.notna(a.loc[key, s]) and pd.notna(b.loc[key, s])]
-        if seeds:
-            interval = paired_interval(a.loc[key, seeds].to_numpy(float), b.loc[key, seeds].to_numpy(float),
-                                       confidence)
-            rows.append({by: key, "density": float(density.get(key, math.nan)), **interval})
-    out = pd.DataFrame(rows, columns=[by, "density", "mean", "low", "high", "n"])
-    return out.astype({by: frame[by].dtype})
-
-
-def arm_differences(frame: pd.DataFrame, arms: Sequence[str], reference: str, *,
-                       metric: str = "early_stop_test_acc", by: Sequence[str] = ("round",),
-                       confidence: float = 0.95) -> pd.DataFrame:
-    """For tidy ``frame`` (columns ``seed``, ``arm``, ``metric`` and ``by``): per group and arm, the
-    paired difference ``arm − reference`` over seeds with its Student-t interval
-    (:func:`paired_interval`), the group's mean density when there is a ``density`` column."""
-    wide = frame.pivot_table(index=[*by, "seed"], columns="arm", values=metric, aggfunc="first")
-    rows = []
-    for group, part in wide.groupby(level=list(range(len(by))), sort=True):
-        group = group if isinstance(group, tuple) else (group,)
-        for arm in arms:
-            pair = part[[arm, reference]].dropna()
-            iv = paired_interval(pair[arm].to_numpy(), pair[reference].to_numpy(), confidence)
-            rows.append(dict(zip(by, group)) | {"arm": arm, "reference": reference} | iv)
-    out = pd.DataFrame(rows)
-    if "density" in frame:  # the compared arms' density (a dense reference does not dilute it)
-        density = frame[frame["arm"].isin(arms)].groupby(list(by))["density"].mean()
-        out["density"] = [density.loc[tuple(r) if len(by) > 1 else r[0]] for r in out[list(by)].to_numpy()]
+    for group, part in wide.groupby(level=list(range(len(keys))), sort=True):
+        for a in [a for a in arms if a in part and baseline in part]:
+            pair = part[[a, baseline]].dropna()
+            if len(pair):
+                interval = paired_interval(pair[a].to_numpy(float), pair[baseline].to_numpy(float), confidence)
+                rows.append(dict(zip(keys, group if isinstance(group, tuple) else (group,)))
+                            | {"arm": a, "reference": baseline} | interval)
+    out = pd.DataFrame(rows, columns=[*keys, "arm", "reference", "mean", "low", "high", "n"])
+    compared = frame[frame["arm"].isin([dense_arm if a == "dense" else a for a in arms])]
+    if "density" in frame:  # the compared arms' density (a dense baseline does not dilute it)
+        density = compared.groupby(keys)["density"].mean()
+        out["density"] = [float(density.get(tuple(r) if len(keys) > 1 else r[0], math.nan))
+                          for r in out[keys].to_numpy()]
+    if isinstance(arm, str):
+        out = out.drop(columns=["arm", "reference"]).astype({by: frame[by].dtype})
+        return out[[by, *(["density"] if "density" in out else []), "mean", "low", "high", "n"]]
     return out
 
 

@@ -36,10 +36,10 @@ from typing import Any
 import pandas as pd
 
 from .config import PRESETS, ExperimentConfig, get_preset
-from .controls import CONTROLS
 from .data import load_dataset
 from .imp import run_imp
 from .results import RoundRecord
+from .starts import CONTROLS
 
 _FORMAT = 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*")

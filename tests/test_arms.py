@@ -10,16 +10,16 @@ import pytest
 import torch
 
 import lottery_core as lc
-from lottery_core.arms import (
+from lottery_core.arms import train_arms
+from lottery_core.starts import (
     arm_alpha,
     arm_init,
     arm_label,
-    check_arm,
+    check_arms,
     random_signs,
     scaled_arm,
     scaled_ticket,
     shuffled_positions,
-    train_arms,
 )
 
 CFG = dataclasses.replace(lc.get_preset("book", num_samples=None), iterations=60, eval_every=30)
@@ -83,11 +83,12 @@ def test_arm_names(ticket):
     assert arm_label("ticket_scaled_1") == "ticket × 1/√d" and arm_label("ticket_scaled_0.5") == "ticket × (1/√d)½"
     for bad in ("ticket_scaled_x", "ticket_scaled_nan", "nonsense"):
         with pytest.raises(ValueError, match="unknown arm"):
-            check_arm(bad)
-    # control names go to lc.control_init unchanged
-    state, same = arm_init("reinit_layer_scaled", model, theta0, mask, seed=4)
-    expected, _ = lc.control_init("reinit_layer_scaled", model, theta0, mask, seed=4)
-    assert all(torch.equal(state[k], expected[k]) for k in expected) and same is mask
+            check_arms(bad)
+    # one registry: every control is a named start with its own label, and keeps the ticket's mask
+    assert set(lc.CONTROLS) < set(lc.ARM_LABELS) and len(set(lc.ARM_LABELS.values())) == len(lc.ARM_LABELS)
+    assert arm_label("reinit") == "random reinitialisation"
+    _, same = arm_init("reinit_layer_scaled", model, theta0, mask, seed=4)
+    assert same is mask
     ticket_state, _ = arm_init("ticket", model, theta0, mask, seed=0)
     assert all(torch.equal(ticket_state[k], theta0[k] * mask[k]) for k in mask)
 

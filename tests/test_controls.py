@@ -1,4 +1,4 @@
-"""controls.py: the control initialisations trained beside a ticket (chapters 4 and 6)."""
+"""starts.py: the controls, the named starts that replace the ticket's θ0 (chapters 4 and 6)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def data():
 
 def init(name, ticket, seed=0):
     model, theta0, mask = ticket
-    return lc.control_init(name, model, theta0, mask, seed=seed)
+    return lc.arm_init(name, model, theta0, mask, seed=seed)
 
 
 def rms(values: torch.Tensor) -> float:
@@ -95,9 +95,12 @@ def test_sign_controls_keep_the_tickets_signs(ticket):
         assert not torch.equal(after, before)
 
 
-def test_one_check_names_unknown_controls_wherever_they_are_given(ticket, data):
-    assert lc.check_controls(None) == [] and lc.check_controls("reinit") == ["reinit"]
-    with pytest.raises(ValueError, match="unknown control 'reinit_xyz'.*reinit_layer_scaled"):
+def test_one_check_names_unknown_starts_wherever_they_are_given(ticket, data):
+    assert lc.check_arms(None) == [] and lc.check_arms("reinit") == ["reinit"]
+    assert lc.check_arms(["ticket_shuffled", "ticket_scaled_0.5"]) == ["ticket_shuffled", "ticket_scaled_0.5"]
+    with pytest.raises(ValueError, match="unknown arm 'reinit_xyz'.*reinit_layer_scaled"):
         init("reinit_xyz", ticket)
+    with pytest.raises(ValueError, match="unknown control 'ticket_shuffled'; valid controls: reinit, random_prune"):
+        lc.check_arms("ticket_shuffled", controls_only=True)
     with pytest.raises(ValueError, match="unknown control 'nope'; valid controls: reinit, random_prune"):
         lc.run_imp(CFG, rounds=1, control=["reinit", "nope"], data=data, verbose=False)

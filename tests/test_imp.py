@@ -1,4 +1,4 @@
-"""imp.py: iterative magnitude pruning, resuming (also after SIGKILL), cache folders, train_controls."""
+"""imp.py: iterative magnitude pruning, resuming (also after SIGKILL), cache folders; train_arms after the run."""
 
 from __future__ import annotations
 
@@ -27,13 +27,13 @@ def data():
 def count_trainings(monkeypatch) -> list[int]:
     """A list that gets the start iteration of every batched training run run_imp starts (one per round it trains)."""
     calls = []
-    real = lc.imp.train_batched
+    real = lc.arms.train_batched
 
     def counting(*args, **kwargs):
         calls.append(kwargs["start_iteration"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(lc.imp, "train_batched", counting)
+    monkeypatch.setattr(lc.arms, "train_batched", counting)
     return calls
 
 
@@ -127,24 +127,23 @@ def test_bad_settings_are_value_errors(data):
         lc.run_imp(dataclasses.replace(CFG, dataset="digits"), rounds=1, data=data, verbose=False)
 
 
-def test_train_controls_reproduces_the_controls_run_imp_trains(data):
-    with_control = lc.run_imp(CFG, rounds=2, seeds=[0, 1], control="reinit", data=data, verbose=False)
-    tickets_only = lc.run_imp(CFG, rounds=2, seeds=[0, 1], data=data, verbose=False)
-    frame = lc.train_controls(tickets_only, ["reinit", "sign_shuffle"], rounds=[1, 2], data=data, verbose=False)
-    assert sorted(frame["arm"].unique()) == ["reinit", "sign_shuffle", "ticket"]
-    assert len(frame) == 2 * 2 * 3  # rounds x seeds x arms
+def test_train_arms_after_the_run_retrains_the_runs_own_tickets_and_refuses_bad_names(data):
+    run = lc.run_imp(CFG, rounds=2, seeds=[0, 1], data=data, verbose=False)
+    again = lc.train_arms(run, [1, 2], ["ticket", "reinit", "sign_shuffle"], data=data, verbose=False)
+    assert len(again.frame) == 2 * 2 * 3  # rounds x seeds x arms
     for r in (1, 2):
         for s in (0, 1):
-            a = with_control.history(r, "reinit", seed=s).to_frame()
-            b = tickets_only.history(r, "reinit", seed=s).to_frame()
-            assert list(a["iteration"]) == list(b["iteration"])
+            row = again.frame.query("round == @r and seed == @s and arm == 'ticket'").iloc[0]
             # float32 networks trained in stacks of another size: only the order of sums differs, which moves
-            # weights by about 1e-7 in 60 steps here; 1e-4 (relative) is three orders of magnitude above that.
-            assert a["val_loss"].to_numpy() == pytest.approx(b["val_loss"].to_numpy(), rel=1e-4)
-    with pytest.raises(ValueError, match="not pruned rounds"):
-        lc.train_controls(tickets_only, "reinit", rounds=[0], data=data, verbose=False)
-    with pytest.raises(ValueError, match="unknown control 'nope'"):
-        lc.train_controls(tickets_only, "nope", rounds=[1], data=data, verbose=False)
+            # weights by about 1e-7 in 60 steps here: the same early stop, at most one test example apart.
+            ticket = run.history(r, seed=s)
+            assert row["early_stop_iteration"] == ticket.early_stop_iteration
+            assert row["early_stop_test_acc"] == pytest.approx(ticket.early_stop_test_acc, abs=1.5 / len(data.y_test))
+            assert row["density"] == pytest.approx(run.mask(r, s).density())
+    with pytest.raises(ValueError, match="not rounds of this run"):
+        lc.train_arms(run, [3], ["reinit"], data=data, verbose=False)
+    with pytest.raises(ValueError, match="unknown arm 'nope'"):
+        lc.train_arms(run, [1], ["nope"], data=data, verbose=False)
 
 
 KILLED_RUN = """

@@ -104,8 +104,8 @@ def kaiming_mlp(seed: int) -> nn.Module:
 @pytest.mark.parametrize("reinit_init, std", [(None, 1 / (3 * 40) ** 0.5), ("glorot", lc.xavier_std(40, 300))])
 def test_the_reinit_control_draws_from_the_models_own_initialiser(data, monkeypatch, reinit_init, std):
     starts = []
-    real = lc.imp.train_batched
-    monkeypatch.setattr(lc.imp, "train_batched", lambda models, *a, **k: (
+    real = lc.arms.train_batched
+    monkeypatch.setattr(lc.arms, "train_batched", lambda models, *a, **k: (
         starts.append([lc.snapshot(m) for m in models]), real(models, *a, **k))[1])
     config = dataclasses.replace(CFG, iterations=20, eval_every=20)
     result = lc.run_imp(config, rounds=1, control="reinit", data=data, model_fn=kaiming_mlp, reinit_init=reinit_init,

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 import lottery_core as lc
+from lottery_core import saliency
 
 F64 = torch.float64
 W1 = [[1.0, 2.0], [3.0, -1.0]]
@@ -188,14 +189,15 @@ def test_synflow_treats_pruned_weights_as_zero_and_leaves_batchnorm_and_mode_alo
     assert same_weights(net, before) and net.training
 
 
-def test_exponential_schedule_and_iterative_synflow_reach_the_target_exactly():
-    schedule = lc.exponential_schedule(0.07, 10)
-    assert schedule[-1] == 0.07 and len(schedule) == 10
-    assert all(a > b for a, b in zip([1.0, *schedule], schedule))
-    assert schedule[4] == pytest.approx(0.07**0.5)
+def test_iterative_synflow_follows_the_exponential_schedule_and_reaches_the_target_exactly(monkeypatch):
+    steps, real = [], saliency.mask_from_scores
+    monkeypatch.setattr(saliency, "mask_from_scores", lambda scores, d, **kw: steps.append(d) or real(scores, d, **kw))
     model = lenet()
     before = lc.snapshot(model)
     mask = lc.synflow_mask(model, (40,), 0.07, rounds=10)
+    assert len(steps) == 10 and steps[-1] == pytest.approx(0.07) and steps[4] == pytest.approx(0.07**0.5)
+    assert all(a > b for a, b in zip([1.0, *steps], steps))  # d^(k/n): every round prunes some more
+    monkeypatch.undo()
     assert sum(mask.counts().values()) == round(0.07 * 43_000)
     assert same_weights(model, before)
     # one round is the one-shot mask of the scores

@@ -21,7 +21,7 @@ from lottery_core.scale import (
     selection_ceiling_scale,
     xavier_std,
 )
-from lottery_core.stats import arm_differences, gap_closed
+from lottery_core.stats import gap_closed, paired_differences
 
 
 def test_gaussian_ceiling_matches_sampling_and_stays_below_glorot():
@@ -114,7 +114,7 @@ def _tidy(values: dict[tuple[int, str], list[float]]) -> pd.DataFrame:
 def test_paired_differences_are_student_t_intervals_per_round():
     frame = _tidy({(1, "ref"): [0.5, 0.6, 0.7], (1, "arm"): [0.51, 0.62, 0.73],
                    (2, "ref"): [0.4, 0.4, 0.4], (2, "arm"): [0.3, 0.3, 0.3]})
-    table = arm_differences(frame, ["arm"], "ref", metric="acc").set_index("round")
+    table = paired_differences(frame, ["arm"], "ref", metric="acc").set_index("round")
     half = stats.t.ppf(0.975, 2) * 0.01 / math.sqrt(3)
     assert table.loc[1, "mean"] == pytest.approx(0.02)
     assert table.loc[1, "low"] == pytest.approx(0.02 - half) and table.loc[1, "high"] == pytest.approx(0.02 + half)

@@ -57,7 +57,6 @@ def test_instability_record_reports_the_barrier_and_the_ends():
     assert path.loss_barrier == pytest.approx(0.9, abs=BARRIER_TOLERANCE)
     assert path.end_accuracies == pytest.approx((0.8, 0.7), abs=BARRIER_TOLERANCE)
     assert not path.stable() and path.stable(threshold=0.3)
-    assert list(path.to_frame().columns) == ["alpha", "error", "loss"]
 
 
 def test_the_default_path_has_eleven_points_from_zero_to_one():

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..arms import arm_label
 from ..scale import gaussian_selection_ceiling, scale_table, selection_ceiling_scale
-from ..stats import Interval, arm_differences, ratio_interval
+from ..starts import arm_label
+from ..stats import Interval, paired_differences, ratio_interval
 from .claims import Check, Claims
 from .paths import plain
 
@@ -28,7 +28,7 @@ def pooled(frame: pd.DataFrame, arms: Sequence[str], reference: str,
     """Each arm minus ``reference``, averaged over the tested densities seed by seed, with its paired 95% t
     interval over seeds: steadier than any one density's interval."""
     averaged = frame.groupby(["seed", "arm"], as_index=False)[metric].mean().assign(tested="all")
-    table = arm_differences(averaged, arms, reference, metric=metric, by=("tested",))
+    table = paired_differences(averaged, list(arms), reference, metric, by=("tested",))
     return {row["arm"]: {k: float(row[k]) for k in ("mean", "low", "high", "n")} for _, row in table.iterrows()}
 
 
@@ -200,7 +200,7 @@ def scale_summary(scales: Any, round: int, labels: Mapping[str, str] | None = No
 
 
 def interval_rows(*tables: Any, scale: float = 100.0) -> Any:
-    """Tables of :func:`~lottery_core.arm_differences` as one text table: a row per comparison
+    """Tables of :func:`~lottery_core.paired_differences` as one text table: a row per comparison
     ("arm − reference"), a column per tested density, cells ``"−3.1 [−4.0, −2.2]"`` (mean and 95% interval,
     in percentage points for accuracies)."""
     rows = [{"comparison": f"{arm_label(r['arm'])} − {arm_label(r['reference'])}",
@@ -291,7 +291,7 @@ def scale_metrics(scales: Any, target_round: int, labels: Mapping[str, str]) -> 
 
 def difference_metrics(vs_ticket: Any, vs_reinit: Any, closed: Mapping[str, Mapping], pooled: Mapping) -> dict:
     """The paired intervals per tested density against the ticket and against reinit
-    (:func:`~lottery_core.arm_differences`), the shares of the ticket's lead closed, and the pooled intervals."""
+    (:func:`~lottery_core.paired_differences`), the shares of the ticket's lead closed, and the pooled intervals."""
     return {"vs_ticket": nested_intervals(vs_ticket), "vs_reinit": nested_intervals(vs_reinit), "gap_closed": closed,
             "pooled": pooled}
 

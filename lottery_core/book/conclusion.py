@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..arms import arm_label
+from ..starts import arm_label
 from ..stats import Interval
 from . import ch05, ch06, ch07, ch08
 from .claims import Check, Claims

@@ -16,10 +16,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..arms import train_configured
+from ..arms import Arm, train_together
 from ..data import Dataset, load_dataset
 from ..masks import Mask
-from ..models import build_model
 from ..pruning import layer_rates_for, magnitude_prune, random_prune
 from ..results import ImpResult
 from ..training import loss_and_accuracy
@@ -111,17 +110,10 @@ def train_one_shot(result: ImpResult, rounds: Iterable[int], *, data: Dataset | 
     if bad:
         raise ValueError(f"rounds {bad} are not pruned rounds of this run (1 to {result.num_rounds - 1})")
     keys = [(r, s) for r in rounds for s in result.seeds]
-    models, masks = [], []
-    for r, s in keys:
-        model = build_model(config.model, data.input_shape, data.num_classes, seed=s)
-        mask = matching_mask(model, result.trained_state(0, s), result.mask(r, s))
-        model.load_state_dict(result.rewind_state(s))
-        models.append(model)
-        masks.append(mask)
-    k = result.rewind_iteration
+    masks = [matching_mask(result.network(data, s), result.trained_state(0, s), result.mask(r, s)) for r, s in keys]
+    arms = [Arm(s, "one_shot", result.rewind_state(s), mask) for (_, s), mask in zip(keys, masks)]
     with progress_block(len(keys), unit="network", desc="one-shot pruning") if progress else nullcontext() as block:
-        histories = train_configured(models, data, config, masks=masks, seeds=[s for _, s in keys],
-                                     start_iteration=k, progress=False)
+        _, histories = train_together(result, data, arms, result.rewind_iteration)
         if block is not None:
             block.advance(len(keys))
             block.log(f"trained {len(keys)} one-shot tickets ({len(rounds)} densities x {len(result.seeds)} seeds) "

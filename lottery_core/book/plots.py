@@ -11,10 +11,20 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from ..arms import ARM_LABELS, arm_label
 from ..history import History
 from ..scale import gaussian_selection_ceiling, xavier_std
+from ..starts import ARM_LABELS as START_LABELS
+from ..starts import arm_label as start_label
 from ..stats import paired_interval
+
+# Every named start (lottery_core.starts), and the pruning methods that chapters 2 and 3 compare.
+ARM_LABELS = {**START_LABELS, "one_shot": "one-shot pruning (rewound to θ0)", "magnitude": "magnitude pruning",
+              "random": "random pruning", "global": "global magnitude pruning"}
+
+
+def arm_label(name: str) -> str:
+    """A figure and table label for a named start or a pruning method."""
+    return ARM_LABELS.get(name) or start_label(name)
 
 
 def set_style() -> None:
@@ -287,8 +297,8 @@ def _interval_points(ax: plt.Axes, x: Sequence[float], ivs: Sequence[Mapping[str
 def plot_paired_differences(table: pd.DataFrame, *, group: str = "arm", hue: str = "density",
                             ax: plt.Axes | None = None, scale: float = 100.0, label=None,
                             xlabel: str = "difference in test accuracy (percentage points)") -> plt.Axes:
-    """Forest plot of paired differences (rows of :func:`~lottery_core.arm_differences`): one row per
-    ``group`` value, one marker per ``hue`` value, mean with its 95% t interval; zero marked."""
+    """Forest plot of paired differences (rows of :func:`~lottery_core.paired_differences` with several
+    arms): one row per ``group`` value, one marker per ``hue`` value, mean with its 95% t interval; zero marked."""
     label = label or arm_label
     groups = list(dict.fromkeys(table[group]))
     hues = list(dict.fromkeys(table[hue])) if hue in table else [None]

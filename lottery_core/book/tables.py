@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..stats import Interval, _per_seed, paired_differences
+from ..stats import Interval, paired_differences
 from .paths import plain
 
 RECORD_COLUMNS = ["round", "seed", "arm", "density", "early_stop_test_acc", "early_stop_val_acc",
@@ -80,7 +80,7 @@ def best_round(frame: pd.DataFrame, arm: str = "ticket", *, baseline: str | None
     where its mean paired lead over ``baseline`` is largest. The default metric is validation accuracy,
     so the test accuracy reported at the chosen round is not selected on the test set."""
     if baseline is None:
-        means = _per_seed(frame, arm, metric, by, "ticket").mean(axis=1)
+        means = frame[frame["arm"] == arm].groupby([by, "seed"])[metric].mean().groupby(level=0).mean()
     else:
         means = paired_differences(frame, arm, baseline, metric, by=by).set_index(by)["mean"]
     means = means[means.index > 0].dropna()
