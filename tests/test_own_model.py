@@ -67,6 +67,13 @@ def test_a_cnn_with_batchnorm_runs_imp_with_the_reinit_control(data):
     assert all(bool((trained[k][~result.mask(2, seed=1)[k]] == 0).all()) for k in CNN_KEYS)
     assert not torch.equal(trained["features.2.running_mean"], torch.zeros(8))  # BatchNorm statistics trained
     assert {(r, s) for r, s, arm in result.histories if arm == "reinit"} == {(r, s) for r in (1, 2) for s in (0, 1)}
+    # named starts trained after the run use the same network: the CNN's own layers, the tickets' masks
+    arms = lc.train_arms(result, [2], ["ticket_shuffled", "sign_constant"], data=data, snapshot_at=(60,),
+                         verbose=False)
+    assert len(arms.frame) == 2 * 2 and set(arms.frame["density"]) == {result.mask(2, s).density() for s in (0, 1)}
+    final = arms.snapshots[(2, 1, "ticket_shuffled")][60]
+    assert "features.2.running_mean" in final and all(bool((final[k][~result.mask(2, seed=1)[k]] == 0).all())
+                                                      for k in CNN_KEYS)
 
 
 def test_a_killed_cnn_run_resumes_to_the_records_of_an_uninterrupted_run(tmp_path):
