@@ -71,7 +71,7 @@ def test_round_arms_start_from_theta_k_and_the_trained_weights_under_the_mask(ti
     groups = ch07.round_arms(result, data, 3, thetas, reinit=True)
     assert {k: sorted({a.name for a in arms}) for k, arms in groups.items()} == {
         0: [ch07.LR_REWIND, "reinit"], 10: [ch07.ticket_at(10)]}
-    for start, arms in groups.items():
+    for arms in groups.values():
         for a in arms:
             mask = result.mask(3, a.seed)
             source = {ch07.LR_REWIND: result.trained_state(2, a.seed), "ticket θ10": thetas[10][a.seed]}.get(a.name)
