@@ -48,8 +48,8 @@ CHAPTER_TEST_PARAMETERS = {
     "05_weight_movement": {**SHARED_RUN, "movement_rounds": [2, 3]},
     "06_sqrt10_magnitude": {**SHARED_RUN, "n_densities": 2},
     "07_rewinding": {"rounds": 3, "shared_rounds": 3, "seeds": SHARED_RUN["seeds"],
-                     "control_rounds": SHARED_RUN["control_rounds"], "rewind_iteration": 20, "high_lr": 3e-2,
-                     "rewind_at_default_rate": True},
+                     "control_rounds": SHARED_RUN["control_rounds"], "rewind_iterations": [20, 50], "high_lr": 0.1,
+                     "scratch_round": 2},
     "08_stability": {"seeds": SHARED_RUN["seeds"], "rewind_iterations": [0, 20, 100], "ticket_rounds": [1, 3],
                      "contrast_iterations": [0, 100], "points": 5},
 }
