@@ -26,6 +26,7 @@ BOOK_CHAPTERS = {
     "06_sqrt10_magnitude": "Chapter 6: the √10 argument",
     "07_rewinding": "Chapter 7: rewinding and the learning rate",
     "08_stability": "Chapter 8: stability",
+    "09_what_makes_a_ticket": "Chapter 9: what makes a ticket",
 }
 """Every chapter (notebook name) -> its title, in reading order: the pages the conclusion gathers."""
 
