@@ -112,11 +112,13 @@ def train_frame(result: ImpResult, data: Dataset, round: int, arms: Sequence[Arm
     return pd.concat([shared[shared["round"] == round], trained], ignore_index=True)
 
 
-def layer_densities(arms: Sequence[Arm], names: Sequence[str]) -> pd.DataFrame:
-    """Mean per-layer density (percent) of the masks of ``names`` over seeds: which layers each method keeps."""
-    rows = [{"mask": label(a.name), **{k: 100 * v for k, v in a.mask.layer_densities().items()}}
-            for a in arms if a.name in names]
-    return pd.DataFrame(rows).groupby("mask", sort=False).mean().round(1)
+def layer_densities(result: ImpResult, round: int, arms: Sequence[Arm], methods: Sequence[str]) -> pd.DataFrame:
+    """Mean per-layer density (percent) over seeds of IMP's mask at ``round`` and of each method's mask among
+    ``arms``: the layer sizes each one chooses."""
+    rows = [{"mask": label("imp"), **result.mask(round, s).layer_densities()} for s in result.seeds]
+    rows += [{"mask": label(a.name), **a.mask.layer_densities()} for a in arms if a.name in methods]
+    frame = pd.DataFrame(rows).groupby("mask", sort=False).mean()
+    return (100 * frame).round(1)
 
 
 def _pair(frame: pd.DataFrame, a: str, b: str, metric: str = "early_stop_test_acc") -> dict[str, float]:
@@ -240,3 +242,74 @@ def chapter_metrics(*, config, seeds: Sequence[int], ticket_round: int, frame: p
             "density": float(ticket["density"].mean()), "methods": [m for m in pai if m != "imp"],
             "supermask": list(supermask), "signs": dict(signs), "pai": dict(pai),
             "layer_densities": densities.to_dict("index"), "train_seconds": float(seconds)}
+
+
+def _iv(record: Mapping[str, float]) -> Interval:
+    return Interval.of(record)
+
+
+def _nearest(rows: Sequence[Mapping[str, Any]], arm: str, density: float) -> Mapping[str, Any]:
+    return min((r for r in rows if r["arm"] == arm), key=lambda r: abs(r["density"] - density))
+
+
+@claims("ch09-supermask-imp", "From about a third down to about a fourteenth of the weights, IMP's mask applied to "
+        "the untrained θ0 classifies far better than a random mask with the same layer sizes: at each of these "
+        "densities the paired interval of the difference lies above five points.")
+def _supermask_imp(m: Mapping[str, Any]) -> Check:
+    rows = [r for r in m["supermask"] if r["arm"] == "imp" and 0.05 < r["density"] < 0.35]
+    holds = len(rows) >= 2 and all(_iv(r["vs_random"]).above(0.05) for r in rows)
+    return Check(holds, "; ".join(f"{r['density']:.1%}: IMP − random {_iv(r['vs_random']).format()}" for r in rows))
+
+
+@claims("ch09-supermask-criteria", "At about a fifth of the weights, both one-shot criteria of Zhou et al. give "
+        "supermasks too: each beats the random mask with a paired interval above five points.")
+def _supermask_criteria(m: Mapping[str, Any]) -> Check:
+    rows = [_nearest(m["supermask"], c, 0.21) for c in CRITERIA]
+    holds = all(abs(r["density"] - 0.21) < 0.03 and _iv(r["vs_random"]).above(0.05) for r in rows)
+    return Check(holds, "; ".join(f"{r['arm']} at {r['density']:.1%}: − random {_iv(r['vs_random']).format()}"
+                                  for r in rows))
+
+
+@claims("ch09-random-signs", "Random signs on the ticket's magnitudes lose most of the ticket's lead over random "
+        "reinitialisation: the share they keep has its interval below one third.")
+def _random_signs(m: Mapping[str, Any]) -> Check:
+    kept = _iv(m["signs"]["ticket_random_signs"]["kept"])
+    return Check(kept.high < 1 / 3, f"share kept {kept.format(unit='%', digits=0, signed=False)}")
+
+
+@claims("ch09-layer-sizes", "Every pruning-at-initialisation method keeps a larger share of the first and of the "
+        "output layer than IMP's ticket, and a smaller share of the middle layer.")
+def _layer_sizes(m: Mapping[str, Any]) -> Check:
+    layers = m["layer_densities"]
+    imp = layers[label("imp")]
+    first, middle, last = list(imp)
+    worst = {m_: (layers[label(m_)][first] - imp[first], imp[middle] - layers[label(m_)][middle],
+                  layers[label(m_)][last] - imp[last]) for m_ in m["methods"]}
+    holds = bool(worst) and all(min(v) > 0 for v in worst.values())
+    return Check(holds, f"IMP {', '.join(f'{v:.1f}%' for v in imp.values())}; " + "; ".join(
+        f"{k} {', '.join(f'{v:.1f}%' for v in layers[label(k)].values())}" for k in m["methods"]))
+
+
+@claims("ch09-ticket-beats-pai", "Trained from θ0, IMP's ticket is more accurate than every pruning-at-initialisation "
+        "mask at its density, each paired interval above five points.")
+def _ticket_beats_pai(m: Mapping[str, Any]) -> Check:
+    ivs = {k: _iv(m["pai"][k]["ticket_minus"]) for k in m["methods"]}
+    return Check(bool(ivs) and all(iv.above(0.05) for iv in ivs.values()),
+                 "; ".join(f"ticket − {k} {iv.format()}" for k, iv in ivs.items()))
+
+
+@claims("ch09-shuffle", "The shuffle costs IMP's ticket more than ten points (interval above ten points), and each "
+        "pruning-at-initialisation mask at most a few: every interval of mask − shuffled ends below eight points.")
+def _shuffle(m: Mapping[str, Any]) -> Check:
+    imp = _iv(m["pai"]["imp"]["vs_shuffled"])
+    ivs = {k: _iv(m["pai"][k]["vs_shuffled"]) for k in m["methods"]}
+    holds = imp.above(0.10) and bool(ivs) and all(iv.high < 0.08 for iv in ivs.values())
+    return Check(holds, f"IMP {imp.format()}; " + "; ".join(f"{k} {iv.format()}" for k, iv in ivs.items()))
+
+
+@claims("ch09-shuffle-gap", "So IMP's ticket loses more under the shuffle than any pruning-at-initialisation mask: "
+        "for every method the paired interval of the difference between the two losses lies above five points.")
+def _shuffle_gap(m: Mapping[str, Any]) -> Check:
+    ivs = {k: _iv(m["pai"][k]["shuffle_gap"]) for k in m["methods"]}
+    return Check(bool(ivs) and all(iv.above(0.05) for iv in ivs.values()),
+                 "; ".join(f"{k} {iv.format()}" for k, iv in ivs.items()))
