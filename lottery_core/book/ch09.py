@@ -28,6 +28,7 @@ from ..starts import arm_init, arm_label
 from ..stats import Interval, gap_closed, paired_interval
 from .claims import Check, Claims
 from .oneshot import masked_accuracy
+from .plots import density_tick_values
 
 claims = Claims("09_what_makes_a_ticket")
 
@@ -209,7 +210,9 @@ def supermask_figure(rows: Sequence[Mapping[str, Any]]) -> plt.Axes:
     ax.axhline(10, color="0.4", ls="--", lw=1, label="chance (10 classes)")
     ax.set_xscale("log")
     ax.invert_xaxis()
+    ax.set_xticks(density_tick_values(list(100 * frame["density"])))
     ax.get_xaxis().set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.minorticks_off()
     ax.set(xlabel="percent of weights remaining (log scale)", ylabel="test accuracy without training (%)",
            title="Supermasks on MNIST-1D: θ0 ⊙ mask, no training")
     ax.legend(fontsize=8, title="mean and 95% t interval over seeds", title_fontsize=8)
