@@ -81,6 +81,12 @@ def test_chapter_arms_pair_every_mask_with_a_shuffle_of_the_same_layer_counts(ti
         assert signs[key][keep].abs().unique().numel() == 1
 
 
+def test_train_frame_refuses_a_round_without_the_shared_controls(tiny_imp):
+    result, data = tiny_imp
+    with pytest.raises(ValueError, match="control_rounds"):
+        ch09.train_frame(result, data, 2, [])
+
+
 def _frame(values: dict[str, list[float]]) -> pd.DataFrame:
     return pd.DataFrame([{"round": 7, "seed": s, "arm": arm, "density": 0.2, "early_stop_test_acc": v}
                          for arm, vs in values.items() for s, v in enumerate(vs)])

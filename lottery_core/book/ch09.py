@@ -106,10 +106,13 @@ def chapter_arms(result: ImpResult, data: Dataset, round: int, sign_arms: Sequen
 def train_frame(result: ImpResult, data: Dataset, round: int, arms: Sequence[Arm]) -> pd.DataFrame:
     """Train ``arms`` together in one batched call (the run's schedule, each seed's data order) and return one
     row per network, beside the ticket and the controls chapter 3's run trained at ``round``."""
+    shared = result.to_long_frame()
+    if not {"reinit", "random_prune"} <= set(shared.loc[shared["round"] == round, "arm"]):
+        raise ValueError(f"round {round} has no reinit and random_prune controls in this run: pick one of its "
+                         "control_rounds")
     _, histories = train_together(result, data, arms, 0)
     trained = pd.DataFrame([{"round": int(round), "seed": a.seed, "arm": a.name, "density": a.mask.density(),
                              **metrics(h)} for a, h in zip(arms, histories)])
-    shared = result.to_long_frame()
     return pd.concat([shared[shared["round"] == round], trained], ignore_index=True)
 
 
