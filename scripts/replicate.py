@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ["01_dense_baseline", "02_pruning_and_masks", "03_winning_tickets", "04_random_reinit",
             "05_weight_movement", "06_sqrt10_magnitude", "07_rewinding",
-            "08_stability"]
+            "08_stability", "09_what_makes_a_ticket"]
 
 
 def seed_list(text: str) -> list[int]:

@@ -52,10 +52,11 @@ CHAPTER_TEST_PARAMETERS = {
                      "scratch_round": 2},
     "08_stability": {"seeds": SHARED_RUN["seeds"], "rewind_iterations": [0, 20, 100], "ticket_rounds": [1, 3],
                      "contrast_iterations": [0, 100], "points": 5},
+    "09_what_makes_a_ticket": {**SHARED_RUN, "supermask_rounds": [1, 2, 3], "ticket_round": 3, "score_examples": 60},
 }
 # Chapters that load a run another chapter trains: run that one first.
 NEEDS = {name: "03_winning_tickets" for name in ("04_random_reinit", "05_weight_movement", "06_sqrt10_magnitude",
-                                                 "07_rewinding")}
+                                                 "07_rewinding", "09_what_makes_a_ticket")}
 
 
 class ChapterRuns(Mapping):

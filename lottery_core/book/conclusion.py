@@ -1,5 +1,5 @@
 """The conclusion page: every chapter's claims table from the metrics the chapters wrote, and the claims of
-the page's own answer to the seed question, which rest on chapters 5 to 7."""
+the page's own answer to the seed question, which rest on chapters 5 to 9."""
 
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..starts import arm_label
 from ..stats import Interval
-from . import ch05, ch06, ch07, ch08
+from . import ch05, ch06, ch07, ch08, ch09
 from .claims import Check, Claims
 from .paths import metrics_path, read_available_metrics
 
@@ -26,6 +26,7 @@ BOOK_CHAPTERS = {
     "06_sqrt10_magnitude": "Chapter 6: the √10 argument",
     "07_rewinding": "Chapter 7: rewinding and the learning rate",
     "08_stability": "Chapter 8: stability",
+    "09_what_makes_a_ticket": "Chapter 9: what makes a ticket",
 }
 """Every chapter (notebook name) -> its title, in reading order: the pages the conclusion gathers."""
 
@@ -46,6 +47,7 @@ def show_claims(metrics: Mapping[str, Mapping[str, Any]], pages: Mapping[str, Cl
 
 claims = Claims("conclusion", whole_book=True)
 MOVEMENT, SQRT10, REWINDING, STABILITY = "05_weight_movement", "06_sqrt10_magnitude", "07_rewinding", "08_stability"
+TICKET = "09_what_makes_a_ticket"
 
 
 @claims("conclusion-larger", "magnitude pruning keeps weights that started large; at about 10% of the weights their "
@@ -215,6 +217,13 @@ def words_by_density(per_round: Mapping[str, Mapping[str, float]], densities: Ma
         "tickets, rewound to θ0, are stable from the start.")
 def _stability(book: Mapping[str, Mapping[str, Any]]) -> Check:
     return _all_of(ch08.claims, book[STABILITY], "ch08-dense-unstable", "ch08-dense-stabilises", "ch08-tickets-stable")
+
+
+@claims("conclusion-what-makes", "Chapter 9 puts IMP's masks beside masks chosen at initialisation: IMP's ticket "
+        "loses more under a shuffle of its kept positions within each layer than any pruning-at-initialisation mask, "
+        "and beats every one of them when trained from θ0.")
+def _what_makes(book: Mapping[str, Mapping[str, Any]]) -> Check:
+    return _all_of(ch09.claims, book[TICKET], "ch09-shuffle-gap", "ch09-ticket-beats-pai")
 
 
 def _all_of(chapter: Claims, metrics: Mapping[str, Any], *claim_ids: str) -> Check:
