@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     config = lc.get_preset("book")
     data = lc.load_dataset(config.dataset, seed=config.data_seed, device=device, num_samples=config.num_samples)
     load_before = load_average()
+    time_bare(data, 200)  # warm-up: thread pools and allocations, not timed
     bare_before = time_bare(data, BARE_STEPS) / BARE_STEPS * 1000
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"`python benchmarks/bench_shared_run.py --device {device.type}` on {time.strftime('%Y-%m-%d')}, "
         f"lottery_core {lc.__version__}, torch {torch.__version__}, {name}, {usable_cores()} usable cores, "
-        f"{torch.get_num_threads()} torch threads, load average {load_before} before.",
+        f"{torch.get_num_threads()} torch threads, load average {load_before:.1f} before.",
         "",
         "| what | value |",
         "| --- | --- |",
@@ -63,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         f"| the shared run scaled to the reference speed ({REFERENCE} s per 1,000 steps) "
         f"| {seconds * REFERENCE / bare:.0f} s |",
     ]
+    if max(bare_before, bare_after) > 1.3 * min(bare_before, bare_after):
+        lines += ["", "The bare loop's speed changed by more than 30% during the run (other work on the machine): "
+                  "the scaled time is unreliable; run again on a quiet machine."]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown is not None:
