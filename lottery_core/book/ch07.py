@@ -266,30 +266,33 @@ def _sgd_no_edge(m: Mapping[str, Any]) -> Check:
                  f"reinit − dense {reinit.format()}")
 
 
+def _rewound_differences(m: Mapping[str, Any], setting: str) -> tuple[dict, dict, str]:
+    """The tickets rewound to θk at ``setting``: each minus the θ0 ticket, each minus reinit, and the evidence line."""
+    _, d, _ = _view(m, setting)
+    vs_ticket = {a: d[f"{a} vs ticket"] for a in _rewound(m)}
+    vs_reinit = {a: d[f"{a} vs reinit"] for a in _rewound(m)}
+    return vs_ticket, vs_reinit, "; ".join(f"{a}: − ticket {vs_ticket[a].format()}, − reinit {vs_reinit[a].format()}"
+                                           for a in vs_ticket)
+
+
 @claims("ch07-sgd-rewinding", "Rewinding to θ100 or θ500 instead of θ0 does not help at the high rate: no such ticket "
         "is measurably ahead of the ticket rewound to θ0 or of its reinitialised copy, and each lies within two points "
         "of the ticket rewound to θ0 on average.")
 def _sgd_rewinding(m: Mapping[str, Any]) -> Check:
-    _, d, _ = _view(m, "sgd")
-    vs_ticket = {a: d[f"{a} vs ticket"] for a in _rewound(m)}
-    vs_reinit = {a: d[f"{a} vs reinit"] for a in _rewound(m)}
+    vs_ticket, vs_reinit, evidence = _rewound_differences(m, "sgd")
     holds = bool(vs_ticket) and all(not iv.above() and abs(iv.mean) < 0.02 for iv in vs_ticket.values()) and not any(
         iv.above() for iv in vs_reinit.values())
-    return Check(holds, "; ".join(f"{a}: − ticket {vs_ticket[a].format()}, − reinit {vs_reinit[a].format()}"
-                                  for a in vs_ticket))
+    return Check(holds, evidence)
 
 
 @claims("ch07-default-rewinding", "At the default rate rewinding to θ100 or θ500 changes little as well: each such "
         "ticket is within a point of the ticket rewound to θ0 on average and, like it, clearly ahead of its "
         "reinitialised copy.")
 def _default_rewinding(m: Mapping[str, Any]) -> Check:
-    _, d, _ = _view(m, "default")
-    vs_ticket = {a: d[f"{a} vs ticket"] for a in _rewound(m)}
-    vs_reinit = {a: d[f"{a} vs reinit"] for a in _rewound(m)}
+    vs_ticket, vs_reinit, evidence = _rewound_differences(m, "default")
     holds = bool(vs_ticket) and all(abs(iv.mean) < 0.01 for iv in vs_ticket.values()) and all(
         iv.above() for iv in vs_reinit.values())
-    return Check(holds, "; ".join(f"{a}: − ticket {vs_ticket[a].format()}, − reinit {vs_reinit[a].format()}"
-                                  for a in vs_ticket))
+    return Check(holds, evidence)
 
 
 @claims("ch07-lr-rewinding", "Learning-rate rewinding is the most accurate arm at the high SGD rate, measurably ahead "
