@@ -13,7 +13,9 @@ The starts change the ticket's θ0 (or θk) one property at a time, or replace i
   Section 4), ``reinit_layer_scaled`` (reinit times 1/sqrt(d)), ``reinit_neuron_scaled`` (each weight
   at its sparse-aware Glorot std from its neurons' fan-in and fan-out under the mask; Evci et al. 2022),
   ``sign_constant`` (θ0's signs, one magnitude per layer: its Glorot std times 1/sqrt(d)) and
-  ``sign_shuffle`` (θ0's signs, the layer's kept magnitudes shuffled; both Zhou et al. 2019).
+  ``sign_shuffle`` (θ0's signs, the layer's kept magnitudes shuffled; both Zhou et al. 2019);
+- ``ticket_he_sparse``: θ0 rescaled per layer from Glorot's dense std to He's std for the layer's kept
+  fan-in (He et al. 2015), the ReLU-correct form of the 1/sqrt(d) argument.
 """
 
 from __future__ import annotations
@@ -115,6 +117,16 @@ def sign_shuffle(start: Mapping[str, torch.Tensor], mask: Mask, seed: int) -> St
     return _permuted(start, mask, seed, lambda kept, perm: torch.sign(kept) * kept.abs()[perm])
 
 
+def he_sparse_ticket(start: Mapping[str, torch.Tensor], mask: Mask, seed: int = 0) -> State:
+    """θ0 with every masked layer rescaled from Glorot's dense std to He's for its kept fan-in,
+    sqrt(2 / (d · fan_in)) (He et al. 2015, Section 2.2, with d the layer's density); pruned weights zero."""
+    def rescale(w: torch.Tensor, keep: torch.Tensor, d: float) -> torch.Tensor:
+        fan_in, _ = nn.init._calculate_fan_in_and_fan_out(w)
+        he = nn.init.calculate_gain("relu") / math.sqrt(max(d, 1e-12) * fan_in)
+        return w * (he / _glorot_std(w)) * keep
+    return _per_layer(start, mask, rescale)
+
+
 def _ticket_variant(fn: Callable[[Mapping[str, torch.Tensor], Mask, int], State]) -> StartFn:
     return lambda model, start, mask, seed, init=None: (fn(start, mask, seed), mask)
 
@@ -123,6 +135,7 @@ STARTS: dict[str, tuple[str, StartFn]] = {  # name -> (label for figures and tab
     "ticket": ("winning ticket (rewound to θ0)", _ticket_variant(lambda start, mask, _: scaled_ticket(start, mask, 0))),
     "ticket_random_signs": ("ticket |θ0|, random signs", _ticket_variant(random_signs)),
     "ticket_shuffled": ("ticket θ0 values, shuffled positions", _ticket_variant(shuffled_positions)),
+    "ticket_he_sparse": ("ticket at He's sparse scale", _ticket_variant(he_sparse_ticket)),
     "reinit": ("random reinitialisation", _reinit),
     "random_prune": ("random pruning", _random_prune),
     "reinit_layer_scaled": ("reinit × 1/√d per layer", _layer_scaled),
@@ -130,7 +143,7 @@ STARTS: dict[str, tuple[str, StartFn]] = {  # name -> (label for figures and tab
     "sign_constant": ("ticket signs, constant magnitude", _ticket_variant(sign_constant)),
     "sign_shuffle": ("ticket signs, shuffled magnitudes", _ticket_variant(sign_shuffle)),
 }
-TICKET_ARMS = ("ticket", "ticket_random_signs", "ticket_shuffled")
+TICKET_ARMS = ("ticket", "ticket_random_signs", "ticket_shuffled", "ticket_he_sparse")
 CONTROLS = tuple(name for name in STARTS if name not in TICKET_ARMS)  # the controls run_imp trains beside a ticket
 ARM_LABELS = {name: label for name, (label, _) in STARTS.items()}
 

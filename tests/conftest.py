@@ -51,6 +51,7 @@ CHAPTER_TEST_PARAMETERS = {
                      "control_rounds": SHARED_RUN["control_rounds"], "rewind_iterations": [20, 50], "high_lr": 0.1,
                      "scratch_round": 2},
     "08_stability": {"seeds": SHARED_RUN["seeds"], "rewind_iterations": [0, 20, 100], "ticket_rounds": [1, 3],
+                     "imp_rewind_iterations": [20],
                      "contrast_iterations": [0, 100], "points": 5},
     "09_what_makes_a_ticket": {**SHARED_RUN, "supermask_rounds": [1, 2, 3], "ticket_round": 3, "score_examples": 60},
 }

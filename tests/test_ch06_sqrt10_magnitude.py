@@ -99,3 +99,56 @@ def test_scale_table_against_glorot_and_the_selection_ceiling(m):
 def test_gap_closed_intervals_cover_every_seed(m):
     for v in m["gap_closed"].values():
         assert v["n"] == len(SEEDS) and v["low"] <= v["high"]
+
+
+
+@pytest.mark.notebook
+def test_objections_pair_each_arm_with_its_reference_at_the_two_sparsest_tested_rounds(m):
+    assert m["objection_rounds"] == m["tested_rounds"][-2:] and m["sgd_rates"] == [0.03, 0.1]
+    assert set(m["objections"]) == {"adam", "adam_rate_up", "adam_rate_down", "sgd", "sgd_low_rate", "he"}
+    for key, iv in m["objections"].items():
+        assert iv["n"] == len(SEEDS) and iv["low"] <= iv["mean"] <= iv["high"], key
+    for start, arm in m["sgd_chosen"].items():  # each arm's SGD rate: its best mean validation accuracy
+        tried = {a: v for a, v in m["sgd_validation"].items() if a.rsplit("@", 1)[0] == start}
+        assert len(tried) == 2 and arm == max(tried, key=tried.get), (start, tried)
+    assert (m["objections"]["sgd"]["arm"], m["objections"]["sgd"]["reference"]) == (m["sgd_chosen"]["ticket_scaled_1"],
+                                                                                    m["sgd_chosen"]["ticket"])
+    # with two tested rounds, the objections' Adam comparison is the experiment's own pooled interval
+    assert len(m["tested_rounds"]) == 2
+    assert m["objections"]["adam"]["mean"] == pytest.approx(m["pooled"]["ticket_scaled_1"]["mean"], abs=1e-12)
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd_momentum"])
+def test_step_scaled_networks_train_as_separate_runs_with_their_own_layer_rates(optimizer):
+    """Two LeNets stacked, the second with its first layer's rate doubled and the others halved, against each
+    trained alone with those rates as parameter groups. In float64 the two ways differ only in summation order
+    and in StepScaled's interpolation (about 1e-16 per step), so 1e-10 is far above that and far below what a
+    wrong rate moves a weight by in 30 steps (more than 1e-5)."""
+    import torch
+
+    import lottery_core as lc
+    from lottery_core.book.ch06 import StepScaled
+    from lottery_core.training import make_optimizer
+
+    data = lc.load_dataset("mnist1d", device="cpu", num_samples=1000)
+    data = lc.Dataset(data.name, data.x_train.double(), data.y_train, data.x_val.double(), data.y_val,
+                      data.x_test.double(), data.y_test, num_classes=data.num_classes)
+    lr = 0.05 if optimizer == "sgd_momentum" else 1e-3
+    rates = [{}, {"net.1.weight": 2.0, "net.3.weight": 0.5, "net.5.weight": 0.5}]
+    models = [lc.build_model("lenet_300_100", data.input_shape, data.num_classes, seed=s).double() for s in (0, 1)]
+    names = [n for n, _ in models[0].named_parameters()]
+    assert set(rates[1]) < set(names), names
+    factors = [torch.tensor([r.get(n, 1.0) for r in rates], dtype=torch.float64) for n in names]
+    settings = dict(iterations=30, batch_size=60, optimizer=optimizer, eval_every=10, progress=False)
+    lc.train_batched(models, data, seeds=[0, 1], lr=lr,
+                     optimizer_fn=lambda ps: StepScaled(make_optimizer(optimizer, ps, lr), factors), **settings)
+    for s, (model, rate) in enumerate(zip(models, rates)):
+        alone = lc.build_model("lenet_300_100", data.input_shape, data.num_classes, seed=s).double()
+        def make(ps, rate=rate):
+            groups = [{"params": [p], "lr": lr * rate.get(n, 1.0)} for n, p in zip(names, ps)]
+            return torch.optim.Adam(groups) if optimizer == "adam" else torch.optim.SGD(groups, momentum=0.9)
+
+        lc.train(alone, data, seed=s, lr=lr, optimizer_fn=make, **settings)
+        for (name, x), y in zip(model.state_dict().items(), alone.state_dict().values()):
+            torch.testing.assert_close(x, y, atol=1e-10, rtol=0, msg=name)
+    untouched = lc.build_model("lenet_300_100", data.input_shape, data.num_classes, seed=1).double()
+    assert (models[1].net[1].weight - untouched.net[1].weight).abs().max() > 1e-5  # it did train

@@ -46,6 +46,19 @@ def test_tickets_have_the_densities_of_their_imp_rounds(m):
 
 
 @pytest.mark.notebook
+def test_imp_rewound_to_each_k_is_compared_with_imp_rewound_to_theta0(m):
+    ks = [0, *PARAMETERS["imp_rewind_iterations"]]
+    assert sorted((r["k"], r["round"]) for r in m["rewound"]) == sorted((k, r) for k in ks for r in ROUNDS)
+    for r in m["rewound"]:
+        assert ("vs_theta0" in r) == (r["k"] > 0)
+        acc = r["accuracy"]
+        assert acc["n"] == len(SEEDS) and acc["low"] <= acc["mean"] <= acc["high"]
+    # k = 0 is the run the barriers' tickets come from: the same accuracies as the chapter's IMP table
+    theta0 = {r["round"]: r["accuracy"]["mean"] for r in m["rewound"] if r["k"] == 0}
+    assert theta0 == {r["round"]: pytest.approx(r["accuracy"], abs=1e-9) for r in m["imp"]["rounds"]}
+
+
+@pytest.mark.notebook
 def test_the_claims_table_has_one_row_per_claim(m):
     assert m["optimizer"] == "sgd_momentum" and m["contrast_optimizer"] == "adam"
     assert m["rewind_iterations"] == KS and m["dense_drop"]["n"] == len(SEEDS)
@@ -56,3 +69,20 @@ def test_a_barrier_is_at_least_half_the_gap_between_the_ends():
     from lottery_core.stability import error_barrier
     assert error_barrier([0.1, 0.3]) == pytest.approx(0.1)
     assert error_barrier([0.2, 0.1, 0.2]) == pytest.approx(0.0)
+
+
+def test_rewound_accuracy_pairs_each_ticket_with_its_dense_network_and_with_rewinding_to_theta0():
+    import pandas as pd
+
+    def frame(acc: dict[int, list[float]]) -> pd.DataFrame:
+        return pd.DataFrame([{"seed": s, "round": r, "density": 0.8 ** r, "early_stop_test_acc": a}
+                             for r, accs in acc.items() for s, a in enumerate(accs)])
+
+    theta0 = frame({0: [0.70, 0.72, 0.74], 2: [0.80, 0.81, 0.79]})
+    late = frame({0: [0.70, 0.72, 0.74], 2: [0.78, 0.80, 0.81]})
+    rows = {(r["k"], r["round"]): r for r in ch08.rewound_accuracy({0: theta0, 300: late}, [2])}
+    assert rows[(0, 2)]["vs_dense"]["mean"] == pytest.approx(0.08)  # (0.10 + 0.09 + 0.05) / 3
+    assert rows[(300, 2)]["vs_theta0"]["mean"] == pytest.approx(-0.01 / 3)  # (-0.02 - 0.01 + 0.02) / 3
+    assert "vs_theta0" not in rows[(0, 2)] and rows[(300, 2)]["density"] == pytest.approx(0.64)
+    with pytest.raises(ValueError, match="k = 0"):
+        ch08.rewound_accuracy({300: late}, [2])

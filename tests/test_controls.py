@@ -104,3 +104,17 @@ def test_one_check_names_unknown_starts_wherever_they_are_given(ticket, data):
         lc.check_arms("ticket_shuffled", controls_only=True)
     with pytest.raises(ValueError, match="unknown control 'nope'; valid controls: reinit, random_prune"):
         lc.run_imp(CFG, rounds=1, control=["reinit", "nope"], data=data, verbose=False)
+
+
+def test_he_sparse_ticket_rescales_each_layer_from_glorot_to_he_at_its_kept_fan_in():
+    """A 4 -> 3 layer keeping half its weights: Glorot's dense std is sqrt(2 / (4 + 3)), He's for a kept fan-in of
+    0.5 * 4 is sqrt(2 / 2) = 1, so every kept weight is multiplied by sqrt(7 / 2) and the pruned ones are zero."""
+    from lottery_core.starts import he_sparse_ticket
+
+    w = torch.arange(1.0, 13.0).reshape(3, 4)
+    keep = torch.tensor([[True, False] * 2] * 3)
+    mask = lc.Mask({"w": keep})
+    out = he_sparse_ticket({"w": w, "b": torch.zeros(3)}, mask)
+    torch.testing.assert_close(out["w"], w * math.sqrt(7 / 2) * keep, rtol=1e-6, atol=0)
+    assert torch.equal(out["b"], torch.zeros(3))
+    assert lc.arm_label("ticket_he_sparse") == "ticket at He's sparse scale"

@@ -1,18 +1,26 @@
 """Chapter 6, the √10 argument: the differences pooled over the tested densities, and the claims its prose
-makes about the selection ceiling, the review's experiment and the weights' growth in the default run."""
+makes about the selection ceiling, the review's experiment, the weights' growth and the three objections
+(Adam's rate, SGD, He's scale) in the default run."""
 
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 
+from ..arms import arm_seed
+from ..data import Dataset
+from ..results import ImpResult, metrics
 from ..scale import gaussian_selection_ceiling, scale_table, selection_ceiling_scale
-from ..starts import arm_label
-from ..stats import Interval, paired_differences, ratio_interval
+from ..starts import arm_init, arm_label, check_arms
+from ..stats import EQUIVALENCE_MARGIN, Interval, paired_differences, ratio_interval
+from ..training import make_optimizer, train_batched
 from .claims import Check, Claims
 from .paths import plain
 
@@ -356,3 +364,238 @@ def rms_summary(rms: pd.DataFrame, *, reference: str = "ticket", confidence: flo
                                                  ref.loc[seeds, ("moved", last)].to_numpy(), confidence),
         })
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one arm of the confounds section trains: the named start ``start`` (:mod:`lottery_core.starts`)
+    under the ticket's mask, with ``optimizer`` at ``lr``, its step on every masked layer multiplied by
+    (1/sqrt(d))**``rate_power``, d the layer's density (biases keep ``lr``)."""
+
+    start: str
+    optimizer: str
+    lr: float
+    rate_power: float = 0.0
+
+    def factors(self, densities: Mapping[str, float], base_lr: float) -> dict[str, float]:
+        """Each masked layer's learning rate over ``base_lr``."""
+        return {k: self.lr / base_lr * d ** (-self.rate_power / 2) for k, d in densities.items()}
+
+
+class StepScaled:
+    """An optimiser whose step on each parameter of each stacked network is multiplied by that network's
+    factor (``factors[i]``: one per network for the i-th parameter, or ``None`` for 1). For Adam, and for SGD
+    with momentum as PyTorch writes it (the momentum buffer does not hold the rate), that is exactly a
+    learning rate per network and layer, so networks with different rates train in one batched call."""
+
+    def __init__(self, inner: torch.optim.Optimizer, factors: Sequence[torch.Tensor | None]):
+        self.inner, self.factors, self.state = inner, list(factors), inner.state
+        self.params = [p for group in inner.param_groups for p in group["params"]]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.inner.zero_grad(set_to_none=set_to_none)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        before = [None if f is None else p.clone() for p, f in zip(self.params, self.factors)]
+        self.inner.step()
+        for p, old, f in zip(self.params, before, self.factors):
+            if f is not None:
+                if p.dim() == 0 or p.shape[0] != len(f):
+                    raise ValueError("StepScaled needs the networks stacked, one factor per network")
+                p.copy_(torch.lerp(old, p, f.to(p).view(-1, *[1] * (p.dim() - 1))))
+
+
+def _step_scaled(optimizer: str, lr: float, factors: Sequence[torch.Tensor]):
+    """The ``optimizer_fn`` of :func:`train_settings`: ``optimizer`` at ``lr``, its steps scaled by ``factors``."""
+    return lambda params: StepScaled(make_optimizer(optimizer, params, lr), factors)
+
+
+def train_settings(result: ImpResult, rounds: Sequence[int], settings: Mapping[str, Setting], *, data: Dataset,
+                   progress: bool | str = False) -> pd.DataFrame:
+    """Train every setting (label -> :class:`Setting`) at every round in ``rounds`` for every seed of the IMP
+    run ``result``, under the ticket's mask, with the seed's data order and the run's iterations: one batched
+    call per optimiser, the rates set per network and layer by :class:`StepScaled`. One row per (round, seed,
+    arm) with the density and the evaluation metrics, ``arm`` the setting's label."""
+    check_arms([s.start for s in settings.values()])
+    config, frames = result.config, []
+    for optimizer in dict.fromkeys(s.optimizer for s in settings.values()):
+        group = {label: s for label, s in settings.items() if s.optimizer == optimizer}
+        base = max(s.lr for s in group.values())
+        jobs, models, masks, seeds, factors = [], [], [], [], []
+        for r in rounds:
+            for seed in result.seeds:
+                for label, setting in group.items():
+                    state, mask = arm_init(setting.start, result.network(data, seed), result.rewind_state(seed),
+                                           result.mask(r, seed), seed=arm_seed(setting.start, seed, r),
+                                           init=result.recipe.reinit_draw())
+                    jobs.append((r, seed, label, mask.density()))
+                    models.append(result.network(data, seed, state))
+                    masks.append(mask)
+                    seeds.append(seed)
+                    factors.append((setting.factors(mask.layer_densities(), base), setting.lr / base))
+        names = [n for n, _ in models[0].named_parameters()]
+        steps = [torch.tensor([layers.get(n, other) for layers, other in factors]) for n in names]
+        histories = train_batched(models, data, masks=masks, seeds=seeds, iterations=config.iterations,
+                                  batch_size=config.batch_size, lr=base, optimizer=optimizer,
+                                  eval_every=config.eval_every, progress=progress,
+                                  optimizer_fn=_step_scaled(optimizer, base, steps))
+        frames.append(pd.DataFrame([{"round": r, "seed": seed, "arm": label, "density": d, **metrics(h)}
+                                    for (r, seed, label, d), h in zip(jobs, histories)]))
+    return pd.concat(frames, ignore_index=True)
+
+
+RATE_UP, RATE_DOWN, HE = "ticket_scaled_1, rate × 1/√d", "ticket, rate × √d", "ticket_he_sparse"
+COLUMNS = ["round", "seed", "arm", "density", "early_stop_val_acc", "early_stop_test_acc"]
+
+
+def sgd_arm(start: str, lr: float) -> str:
+    """The name of ``start`` trained with SGD with momentum at ``lr``, e.g. ``ticket@0.1``."""
+    return f"{start}@{lr:g}"
+
+
+def train_objections(result: ImpResult, sgd_result: ImpResult, rounds: Sequence[int], sgd_rates: Sequence[float],
+                     *, data: Dataset, adam_frame: pd.DataFrame) -> pd.DataFrame:
+    """The three objections to the review's experiment, at ``rounds``, one row per (round, seed, arm):
+
+    - Adam, rate compensated: the scaled ticket with every layer's rate times 1/sqrt(d) (its steps as large,
+      relative to its weights, as the ticket's) and the ticket with every layer's rate times sqrt(d) (the
+      scaled ticket's relative steps without its scale); ``ticket`` and ``ticket_scaled_1`` come from
+      ``adam_frame`` (the chapter's :func:`~lottery_core.train_arms` run);
+    - SGD with momentum: the ticket and the scaled ticket of ``sgd_result`` (IMP with SGD) at each rate of
+      ``sgd_rates`` (:func:`sgd_arm` names); the run's own rounds are the ticket at the run's rate;
+    - He's scale: ``ticket_he_sparse`` with Adam (:mod:`lottery_core.starts`)."""
+    lr, own = result.config.lr, sgd_result.config.lr
+    adam = {RATE_UP: Setting(SCALED, "adam", lr, 1.0), RATE_DOWN: Setting("ticket", "adam", lr, -1.0),
+            HE: Setting(HE, "adam", lr)}
+    sgd = {sgd_arm(start, r): Setting(start, "sgd_momentum", r) for start in ("ticket", SCALED) for r in sgd_rates
+           if (start, r) != ("ticket", own)}
+    frames = [adam_frame[adam_frame["arm"].isin(["ticket", SCALED]) & adam_frame["round"].isin(rounds)][COLUMNS],
+              train_settings(result, rounds, adam, data=data)[COLUMNS],
+              train_settings(sgd_result, rounds, sgd, data=data)[COLUMNS]]
+    if own in sgd_rates:
+        runs = sgd_result.to_frame()
+        frames.append(runs[runs["round"].isin(rounds)].assign(arm=sgd_arm("ticket", own))[COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
+def chosen_rates(frame: pd.DataFrame) -> dict[str, str]:
+    """For the ticket and the scaled ticket, the SGD arm (:func:`sgd_arm`) with the best validation accuracy at
+    early stopping, averaged over seeds and rounds: each arm's rate is chosen on validation data only."""
+    val = frame.groupby("arm")["early_stop_val_acc"].mean()
+    return {start: str(val[[a for a in val.index if a.rsplit("@", 1)[0] == start and "@" in a]].idxmax())
+            for start in ("ticket", SCALED)}
+
+
+def objection_intervals(frame: pd.DataFrame, chosen: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Each comparison of the objections (arm − reference, test accuracy averaged over the rounds seed by seed,
+    with its paired 95% t interval, as :func:`pooled`): the experiment as run, the two rate-compensated arms,
+    SGD at the chosen rates and He's scale."""
+    low = min(float(a.rsplit("@", 1)[1]) for a in frame["arm"].unique() if "@" in a)
+    pairs = {"adam": (SCALED, "ticket"), "adam_rate_up": (RATE_UP, "ticket"), "adam_rate_down": (RATE_DOWN, "ticket"),
+             "sgd": (chosen[SCALED], chosen["ticket"]), "sgd_low_rate": (sgd_arm(SCALED, low), sgd_arm("ticket", low)),
+             "he": (HE, "ticket")}
+    out = {}
+    for key, (arm, reference) in pairs.items():
+        part = frame[frame["arm"].isin([arm, reference])]
+        out[key] = {"arm": arm, "reference": reference, **pooled(part, [arm], reference)[arm]}
+    return out
+
+
+OBJECTION_LABELS = {
+    "adam": "Adam (the experiment above): ticket × 1/√d − ticket",
+    "adam_rate_up": "Adam, the scaled ticket's rate × 1/√d per layer − ticket",
+    "adam_rate_down": "Adam, the ticket's rate × √d per layer − ticket",
+    "sgd": "SGD with momentum, each at its rate chosen on validation: ticket × 1/√d − ticket",
+    "sgd_low_rate": "SGD with momentum, both at the smallest rate tried: ticket × 1/√d − ticket",
+    "he": "Adam, the ticket at He's sparse scale − ticket",
+}
+
+
+def objection_table(intervals: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """The objections' pooled differences: mean with its 95% and 90% t intervals, and whether the 90% interval
+    lies inside the ±1-point equivalence margin (two one-sided tests at 5%)."""
+    rows = []
+    for key, record in intervals.items():
+        iv = Interval.of(record)
+        rows.append({"comparison": OBJECTION_LABELS[key], "arms": f"{record['arm']} − {record['reference']}",
+                     "mean [95% t interval]": iv.format(), "90% t interval": iv.at(0.90).format(),
+                     "within ±1 point": "yes" if iv.equivalent() else "no"})
+    return pd.DataFrame(rows).set_index("comparison")
+
+
+def objection_figure(intervals: Mapping[str, Mapping[str, Any]]) -> plt.Axes:
+    """The objections' differences as a forest plot: each mean with its 95% t interval (bar) and 90% t interval
+    (thick bar), and the ±1-point equivalence margin shaded."""
+    _, ax = plt.subplots(figsize=(9, 3.6))
+    keys = list(intervals)[::-1]
+    for y, key in enumerate(keys):
+        iv = Interval.of(intervals[key])
+        ax.plot([100 * iv.low, 100 * iv.high], [y, y], color="tab:blue", linewidth=1.5)
+        inner = iv.at(0.90)
+        ax.plot([100 * inner.low, 100 * inner.high], [y, y], color="tab:blue", linewidth=5, alpha=0.6)
+        ax.plot(100 * iv.mean, y, "o", color="black")
+    ax.axvspan(-100 * EQUIVALENCE_MARGIN, 100 * EQUIVALENCE_MARGIN, color="tab:green", alpha=0.15,
+               label="±1 point: the equivalence margin")
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_yticks(range(len(keys)), [OBJECTION_LABELS[k] for k in keys])
+    ax.set(xlabel="difference in test accuracy (percentage points; thin 95%, thick 90% t interval over seeds)")
+    ax.legend(loc="lower left", fontsize="small")
+    return ax
+
+
+def objection_metrics(frame: pd.DataFrame, chosen: Mapping[str, str], intervals: Mapping[str, Mapping[str, Any]],
+                      rounds: Sequence[int], sgd_rates: Sequence[float]) -> dict:
+    """The objections' numbers for the claims: rounds, rates, the chosen SGD arms with every SGD arm's mean
+    validation accuracy, and the pooled intervals."""
+    sgd = frame[frame["arm"].str.contains("@", regex=False)]
+    return {"objection_rounds": [int(r) for r in rounds], "sgd_rates": [float(r) for r in sgd_rates],
+            "sgd_chosen": dict(chosen), "sgd_validation": sgd.groupby("arm")["early_stop_val_acc"].mean().to_dict(),
+            "objections": {k: dict(v) for k, v in intervals.items()}}
+
+
+def _objection(m: Mapping[str, Any], key: str) -> Interval:
+    return Interval.of(m["objections"][key])
+
+
+@claims("ch06-objection-adam-rate", "Giving the scaled ticket back the ticket's relative step does not change the "
+        "verdict: with each layer's Adam rate multiplied by 1/√d, the scaled ticket is equivalent to the ticket "
+        "within the ±1-point margin (the 90% interval of the difference, averaged over the two densities, lies "
+        "inside ±1 point).")
+def _objection_adam_rate(m: Mapping[str, Any]) -> Check:
+    iv = _objection(m, "adam_rate_up")
+    return Check(iv.equivalent() and len(m["objection_rounds"]) == 2, f"{iv.format()} (90%: {iv.at(0.9).format()})")
+
+
+@claims("ch06-objection-small-steps", "And a larger start is not simply a smaller learning rate: the ticket trained "
+        "with the scaled ticket's relative steps (its rate × √d) loses several points, three to eight on average "
+        "(interval below zero), where the scaled ticket loses none.")
+def _objection_small_steps(m: Mapping[str, Any]) -> Check:
+    down, up = _objection(m, "adam_rate_down"), _objection(m, "adam_rate_up")
+    return Check(down.below() and -0.08 <= down.mean <= -0.03 and up.equivalent(),
+                 f"ticket, rate × √d: {down.format()}; scaled ticket, rate × 1/√d: {up.format()}")
+
+
+@claims("ch06-objection-sgd", "With SGD the verdict holds too, if less tightly: each at its rate chosen on validation, "
+        "the scaled ticket and the ticket differ by less than a point on average, and the 95% interval of the "
+        "difference lies within two points of zero.")
+def _objection_sgd(m: Mapping[str, Any]) -> Check:
+    iv = _objection(m, "sgd")
+    holds = abs(iv.mean) < 0.01 and -0.02 < iv.low and iv.high < 0.02
+    return Check(holds, f"{m['objections']['sgd']['arm']} − {m['objections']['sgd']['reference']}: {iv.format()}")
+
+
+@claims("ch06-objection-sgd-rate", "At a common smaller rate, though, the scaled ticket is ahead (interval above zero "
+        "at the smallest rate tried): with SGD a larger start acts like a larger step, and once each arm trains at "
+        "its own best rate the advantage is gone.")
+def _objection_sgd_rate(m: Mapping[str, Any]) -> Check:
+    low, chosen = _objection(m, "sgd_low_rate"), _objection(m, "sgd")
+    return Check(low.above() and not chosen.above(),
+                 f"at {min(m['sgd_rates']):g}: {low.format()}; at the chosen rates: {chosen.format()}")
+
+
+@claims("ch06-objection-he", "He's ReLU-correct sparse scale, larger still in every layer and most in the first, "
+        "is worse than the ticket, by two to six points on average (interval below zero).")
+def _objection_he(m: Mapping[str, Any]) -> Check:
+    iv = _objection(m, "he")
+    return Check(iv.below() and -0.06 <= iv.mean <= -0.02, iv.format())

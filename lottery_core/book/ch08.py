@@ -43,10 +43,11 @@ def table(summary_frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def figure(summary_frame: pd.DataFrame, title: str) -> plt.Axes:
+def figure(summary_frame: pd.DataFrame, title: str, ax: plt.Axes | None = None) -> plt.Axes:
     """The barrier against k (symmetric-log x axis, so k = 0 shows), one line per arm with its 95% t band, and
     the 2% threshold."""
-    _, ax = plt.subplots(figsize=(7, 4))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
     for arm, g in summary_frame.groupby("arm", sort=False):
         ax.plot(g["k"], 100 * g["barrier"], marker="o", label=arm)
         ax.fill_between(g["k"], 100 * g["low"], 100 * g["high"], alpha=0.2)
@@ -74,6 +75,56 @@ def accuracy_table(imp: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("round").rename_axis(f"IMP (dense network {imp['dense']:.1%})")
 
 
+def rewound_accuracy(frames: Mapping[int, pd.DataFrame], rounds: Sequence[int]) -> list[dict[str, Any]]:
+    """IMP with rewinding to θk (Frankle et al. 2019; 2020, Section 5): for each k of ``frames`` (k -> that
+    run's :meth:`~lottery_core.ImpResult.to_frame`, k = 0 included) and each of ``rounds``, the ticket's
+    early-stopping test accuracy with its 95% t interval over seeds, ticket − dense, and ticket − the ticket
+    that IMP rewound to θ0 finds at the same round, both paired by seed."""
+    if 0 not in frames:
+        raise ValueError("rewound_accuracy compares with IMP rewound to θ0: frames needs k = 0")
+    acc = {k: f.pivot_table(index="seed", columns="round", values="early_stop_test_acc") for k, f in frames.items()}
+    density = frames[0].groupby("round")["density"].mean()
+    rows = []
+    for k in sorted(frames):
+        for r in rounds:
+            a = acc[k][r].to_numpy(float)
+            row = {"k": int(k), "round": int(r), "density": float(density[r]), "accuracy": paired_interval(a),
+                   "vs_dense": paired_interval(a, acc[k][0].to_numpy(float))}
+            if k != 0:
+                row["vs_theta0"] = paired_interval(a, acc[0][r].to_numpy(float))
+            rows.append(row)
+    return rows
+
+
+def rewound_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """:func:`rewound_accuracy` as a table: one row per ticket (density) and k, with its accuracy and the two
+    paired differences (percentage points, mean [95% t])."""
+    table = pd.DataFrame([{"weights remaining": f"{r['density']:.1%}", "k": r["k"],
+                           "ticket accuracy (%)": Interval.of(r["accuracy"]).format(unit="", signed=False),
+                           "ticket − dense": Interval.of(r["vs_dense"]).format(),
+                           "ticket − IMP rewound to θ0": Interval.of(r["vs_theta0"]).format() if "vs_theta0" in r
+                           else "(itself)"} for r in rows])
+    return table.set_index(["weights remaining", "k"]).rename_axis(["weights remaining", "IMP rewound to θk, k ="])
+
+
+def rewound_figure(rows: Sequence[Mapping[str, Any]], dense: float, ax: plt.Axes | None = None) -> plt.Axes:
+    """The test accuracy of IMP's tickets against the rewind point k (same symmetric-log axis as
+    :func:`figure`), one line per density with its 95% t band, and the dense network's mean accuracy."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    frame = pd.DataFrame([{"density": r["density"], "k": r["k"], **r["accuracy"]} for r in rows])
+    for density, g in frame.groupby("density", sort=False):
+        g = g.sort_values("k")
+        ax.plot(g["k"], 100 * g["mean"], marker="o", label=f"IMP ticket, {density:.1%} of weights")
+        ax.fill_between(g["k"], 100 * g["low"], 100 * g["high"], alpha=0.2)
+    ax.axhline(100 * dense, color="black", linestyle=":", label="dense network (mean)")
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set(xlabel="IMP rewinds to θk: k (iterations, symmetric-log scale)", ylabel="test accuracy (%)",
+           title="accuracy of the tickets IMP finds when it rewinds to θk")
+    ax.legend(title="mean and 95% t interval over seeds", fontsize="small")
+    return ax
+
+
 def barrier_drop(curves: pd.DataFrame, arm: str, k_from: int, k_to: int) -> dict[str, float]:
     """The barrier at ``k_from`` minus the barrier at ``k_to`` for ``arm``, paired by seed."""
     g = curves[curves["arm"] == arm].pivot_table(index="seed", columns="k", values="barrier")
@@ -81,7 +132,8 @@ def barrier_drop(curves: pd.DataFrame, arm: str, k_from: int, k_to: int) -> dict
 
 
 def chapter_metrics(*, config, contrast_config, seeds: Sequence[int], curves: pd.DataFrame,
-                    contrast: pd.DataFrame, imp: Mapping[str, Any]) -> dict[str, Any]:
+                    contrast: pd.DataFrame, imp: Mapping[str, Any],
+                    rewound: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """Everything the claims read, as plain JSON."""
     ks = sorted(int(k) for k in curves["k"].unique())
     k_late = min((k for k in ks if k >= 300), default=ks[-1])
@@ -89,7 +141,8 @@ def chapter_metrics(*, config, contrast_config, seeds: Sequence[int], curves: pd
             "contrast_optimizer": contrast_config.optimizer, "contrast_lr": contrast_config.lr,
             "rewind_iterations": ks, "k_late": k_late, "threshold": STABLE_THRESHOLD,
             "curve": summary(curves).to_dict("records"), "contrast": summary(contrast).to_dict("records"),
-            "dense_drop": barrier_drop(curves, "dense", ks[0], k_late), "imp": dict(imp)}
+            "dense_drop": barrier_drop(curves, "dense", ks[0], k_late), "imp": dict(imp),
+            "rewound": [dict(r) for r in rewound]}
 
 
 def _rows(m: Mapping[str, Any], key: str = "curve") -> list[Mapping[str, Any]]:
@@ -152,3 +205,28 @@ def _adam_contrast(m: Mapping[str, Any]) -> Check:
         return Check(False, "k = 0 is not in this run")
     holds = adam["barrier"] < 0.05 and adam["high"] < sgd["low"]
     return Check(holds, f"k = 0: Adam {_iv(adam).format()}; SGD {_iv(sgd).format()}")
+
+
+def _later(m: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [r for r in m.get("rewound", []) if r["k"] > 0]
+
+
+@claims("ch08-rewound-imp", "IMP that rewinds to θk finds tickets as good: rewound to k = 100 or k = 1,000 "
+        "iterations, its tickets at both densities are more accurate than the dense network as well, every paired "
+        "interval above zero.")
+def _rewound_imp(m: Mapping[str, Any]) -> Check:
+    rows = _later(m)
+    holds = sorted({r["k"] for r in rows}) == [100, 1000] and len({r["round"] for r in rows}) == 2 \
+        and all(Interval.of(r["vs_dense"]).above() for r in rows)
+    return Check(holds, "; ".join(f"k = {r['k']}, {r['density']:.1%}: {Interval.of(r['vs_dense']).format()}"
+                                  for r in rows) or "no IMP run rewound to a later k")
+
+
+@claims("ch08-rewinding-no-gain", "And no rewind point is clearly better than θ0: at both densities and both k, "
+        "IMP's ticket differs from the one IMP finds with rewinding to θ0 by less than three points on average "
+        "(paired by seed; the table above gives each interval).")
+def _rewinding_no_gain(m: Mapping[str, Any]) -> Check:
+    rows = _later(m)
+    holds = len(rows) == 4 and all(abs(r["vs_theta0"]["mean"]) < 0.03 for r in rows)
+    return Check(holds, "; ".join(f"k = {r['k']}, {r['density']:.1%}: {Interval.of(r['vs_theta0']).format()}"
+                                  for r in rows) or "no IMP run rewound to a later k")
