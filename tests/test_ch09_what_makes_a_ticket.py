@@ -62,10 +62,10 @@ def test_pai_masks_keep_the_tickets_overall_count_and_magnitude_is_the_largest_t
     assert kept.min() >= pruned.max()
 
 
-def test_chapter_arms_pair_every_mask_with_a_shuffle_of_the_same_layer_counts(tiny_imp, batch):
+def test_chapter_arms_pair_every_mask_with_a_shuffle_and_a_reinitialisation(tiny_imp, batch):
     result, data = tiny_imp
     arms = ch09.chapter_arms(result, data, 3, SIGNS, ["snip", "magnitude"], batch)
-    assert len(arms) == len(result.seeds) * (len(SIGNS) + 2 * 2)
+    assert len(arms) == len(result.seeds) * (len(SIGNS) + 2 * 3)
     by = {(a.seed, a.name): a for a in arms}
     for s in result.seeds:
         for name in SIGNS:
@@ -74,6 +74,12 @@ def test_chapter_arms_pair_every_mask_with_a_shuffle_of_the_same_layer_counts(ti
             mask, shuffled = by[(s, method)].mask, by[(s, method + ch09.SHUFFLED)].mask
             assert shuffled.counts() == mask.counts()
             assert any(not torch.equal(mask[k], shuffled[k]) for k in mask)
+            fresh = by[(s, method + ch09.REINIT)]
+            assert all(torch.equal(fresh.mask[k], mask[k]) for k in mask)  # the same mask, new weights
+            theta0 = result.initial_state(s)
+            for k, keep in mask.items():
+                assert not torch.equal(fresh.state[k][keep], theta0[k][keep])
+                assert bool((fresh.state[k][~keep] == 0).all())
     signs = by[(0, "sign_constant")].state
     theta0 = result.initial_state(0)
     for key, keep in result.mask(3, 0).items():
@@ -94,12 +100,17 @@ def _frame(values: dict[str, list[float]]) -> pd.DataFrame:
 
 def test_pai_summary_differences_are_the_hand_computed_paired_intervals():
     values = {"ticket": [0.70, 0.72, 0.71, 0.69], "random_prune": [0.55, 0.52, 0.56, 0.50],
-              "snip": [0.60, 0.58, 0.59, 0.61], "snip_shuffled": [0.59, 0.59, 0.57, 0.60]}
+              "snip": [0.60, 0.58, 0.59, 0.61], "snip_shuffled": [0.59, 0.59, 0.57, 0.60],
+              "reinit": [0.50, 0.51, 0.49, 0.52], "snip_reinit": [0.58, 0.59, 0.56, 0.60]}
     out = ch09.pai_summary(_frame(values), ["snip"])
     imp_loss = [a - b for a, b in zip(values["ticket"], values["random_prune"])]
     snip_loss = [a - b for a, b in zip(values["snip"], values["snip_shuffled"])]
+    imp_reinit = [a - b for a, b in zip(values["ticket"], values["reinit"])]
+    snip_reinit = [a - b for a, b in zip(values["snip"], values["snip_reinit"])]
     for got, diffs in ((out["imp"]["vs_shuffled"], imp_loss), (out["snip"]["vs_shuffled"], snip_loss),
                        (out["snip"]["shuffle_gap"], [a - b for a, b in zip(imp_loss, snip_loss)]),
+                       (out["imp"]["vs_reinit"], imp_reinit), (out["snip"]["vs_reinit"], snip_reinit),
+                       (out["snip"]["reinit_gap"], [a - b for a, b in zip(imp_reinit, snip_reinit)]),
                        (out["snip"]["ticket_minus"], [a - b for a, b in zip(values["ticket"], values["snip"])])):
         assert (got["mean"], got["low"], got["high"]) == pytest.approx(t_interval(diffs))
 
@@ -141,4 +152,5 @@ def test_the_metrics_hold_every_mask_at_the_tickets_density(m):
         iv = v["vs_shuffled"]
         assert iv["n"] == len(seeds) and iv["low"] <= iv["mean"] <= iv["high"]
         assert iv["mean"] == pytest.approx(v["accuracy"]["mean"] - v["shuffled"]["mean"], abs=1e-9)
+        assert v["vs_reinit"]["mean"] == pytest.approx(v["accuracy"]["mean"] - v["reinit"]["mean"], abs=1e-9)
     assert len(ch09.claims.table(m)) == len(ch09.claims)

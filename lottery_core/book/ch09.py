@@ -37,15 +37,18 @@ SUPERMASKS = ("imp", *CRITERIA, "random")  # the masks whose untrained accuracy 
 SIGN_ARMS = ("sign_constant", "sign_shuffle", "ticket_random_signs")  # starts under the ticket's mask
 PAI_METHODS = ("snip", "grasp", "synflow", "magnitude")  # pruning at initialisation, global scope
 SHUFFLED = "_shuffled"  # suffix of a mask shuffled within each layer (random_prune: same per-layer counts)
+REINIT = "_reinit"  # suffix of a mask trained from fresh weights (the network's own initialiser) instead of θ0
 LABELS = {"imp": "IMP ticket's mask", "large_final": "large_final (|θT|)", "random": "random mask, same layer sizes",
           "magnitude_increase": "magnitude_increase (|θT| − |θ0|)", "snip": "SNIP", "grasp": "GraSP",
           "synflow": "SynFlow", "magnitude": "magnitude at θ0", "random_prune": "IMP ticket's mask, shuffled"}
 
 
 def label(name: str) -> str:
-    """A table and figure label for a mask, a method (``snip``, ``snip_shuffled``) or a named start."""
-    if name.endswith(SHUFFLED) and name[: -len(SHUFFLED)] in LABELS:
-        return f"{LABELS[name[: -len(SHUFFLED)]]}, shuffled"
+    """A table and figure label for a mask, a method (``snip``, ``snip_shuffled``, ``snip_reinit``) or a named
+    start."""
+    for suffix, words in ((SHUFFLED, "shuffled"), (REINIT, "reinitialised")):
+        if name.endswith(suffix) and name[: -len(suffix)] in LABELS:
+            return f"{LABELS[name[: -len(suffix)]]}, {words}"
     return LABELS.get(name) or arm_label(name)
 
 
@@ -88,7 +91,8 @@ def chapter_arms(result: ImpResult, data: Dataset, round: int, sign_arms: Sequen
                  batch: tuple[torch.Tensor, torch.Tensor]) -> list[Arm]:
     """Every network the chapter trains from θ0, per seed: the named sign starts under the ticket's mask at
     ``round`` (:func:`~lottery_core.arm_init`, as ``train_arms`` draws them), and each pruning-at-initialisation
-    mask at the ticket's density with its layer-wise shuffle (Frankle et al. 2021's sanity check)."""
+    mask at the ticket's density with Frankle et al. (2021)'s two sanity checks: the mask shuffled within each
+    layer (from θ0), and the mask itself from fresh weights (``reinit``, as ``arm_init`` draws it)."""
     arms = []
     for s in result.seeds:
         ticket = result.mask(round, s)
@@ -98,8 +102,10 @@ def chapter_arms(result: ImpResult, data: Dataset, round: int, sign_arms: Sequen
             arms.append(Arm(s, name, state, mask))
         for method, mask in pai_masks(result, data, s, ticket.density(), methods, batch).items():
             shuffled = random_prune(mask, seed=arm_seed(method + SHUFFLED, s, round))
+            fresh, _ = arm_init("reinit", result.network(data, s), result.initial_state(s), mask,
+                                seed=arm_seed(method + REINIT, s, round), init=result.recipe.reinit_draw())
             arms += [Arm(s, method, result.initial_state(s), mask),
-                     Arm(s, method + SHUFFLED, result.initial_state(s), shuffled)]
+                     Arm(s, method + SHUFFLED, result.initial_state(s), shuffled), Arm(s, method + REINIT, fresh, mask)]
     return arms
 
 
@@ -131,11 +137,12 @@ def _pair(frame: pd.DataFrame, a: str, b: str, metric: str = "early_stop_test_ac
     return paired_interval(wide[a].to_numpy(float), wide[b].to_numpy(float))
 
 
-def _shuffle_loss_gap(frame: pd.DataFrame, method: str) -> dict[str, float]:
-    """(IMP ticket − its shuffle) − (method − its shuffle), paired by seed: how much more the shuffle costs IMP."""
+def _loss_gap(frame: pd.DataFrame, method: str, imp_check: str, suffix: str) -> dict[str, float]:
+    """(IMP ticket − ``imp_check``) − (method − method + ``suffix``), paired by seed: how much more a sanity check
+    (the layer-wise shuffle, or reinitialisation) costs IMP than the method."""
     wide = frame.pivot_table(index="seed", columns="arm", values="early_stop_test_acc")
-    imp_loss = wide["ticket"] - wide["random_prune"]
-    return paired_interval(imp_loss.to_numpy(float), (wide[method] - wide[method + SHUFFLED]).to_numpy(float))
+    imp_loss = wide["ticket"] - wide[imp_check]
+    return paired_interval(imp_loss.to_numpy(float), (wide[method] - wide[method + suffix]).to_numpy(float))
 
 
 def supermask_summary(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -161,14 +168,19 @@ def signs_summary(frame: pd.DataFrame, arms: Sequence[str]) -> dict[str, dict[st
 
 
 def pai_summary(frame: pd.DataFrame, methods: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Per mask (IMP's ticket and each method): its accuracy, its shuffle's, mask − shuffle, and for the methods
-    ticket − method and the gap between IMP's loss under the shuffle and the method's, all paired by seed."""
+    """Per mask (IMP's ticket and each method): its accuracy, its shuffle's and its reinitialisation's, mask −
+    shuffle, mask − reinit, and for the methods ticket − method and the gaps between IMP's loss under each sanity
+    check and the method's, all paired by seed."""
     acc = lambda arm: paired_interval(frame.loc[frame["arm"] == arm, "early_stop_test_acc"].to_numpy(float))  # noqa: E731
-    out = {"imp": {"accuracy": acc("ticket"), "shuffled": acc("random_prune"),
-                   "vs_shuffled": _pair(frame, "ticket", "random_prune")}}
+    out = {"imp": {"accuracy": acc("ticket"), "shuffled": acc("random_prune"), "reinit": acc("reinit"),
+                   "vs_shuffled": _pair(frame, "ticket", "random_prune"),
+                   "vs_reinit": _pair(frame, "ticket", "reinit")}}
     for m in methods:
-        out[m] = {"accuracy": acc(m), "shuffled": acc(m + SHUFFLED), "vs_shuffled": _pair(frame, m, m + SHUFFLED),
-                  "ticket_minus": _pair(frame, "ticket", m), "shuffle_gap": _shuffle_loss_gap(frame, m)}
+        out[m] = {"accuracy": acc(m), "shuffled": acc(m + SHUFFLED), "reinit": acc(m + REINIT),
+                  "vs_shuffled": _pair(frame, m, m + SHUFFLED), "vs_reinit": _pair(frame, m, m + REINIT),
+                  "ticket_minus": _pair(frame, "ticket", m),
+                  "shuffle_gap": _loss_gap(frame, m, "random_prune", SHUFFLED),
+                  "reinit_gap": _loss_gap(frame, m, "reinit", REINIT)}
     return out
 
 
@@ -194,9 +206,10 @@ def signs_table(summary: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def pai_table(summary: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """:func:`pai_summary` as a table: each mask, its shuffle, and the paired differences."""
+    """:func:`pai_summary` as a table: each mask, its shuffle, its reinitialisation, and the paired differences."""
     rows = [{"mask": label(m), "mask (%)": _cell(v["accuracy"]), "shuffled (%)": _cell(v["shuffled"]),
-             "mask − shuffled": _cell(v["vs_shuffled"], True), "ticket − mask": _cell(v.get("ticket_minus"), True)}
+             "reinitialised (%)": _cell(v["reinit"]), "mask − shuffled": _cell(v["vs_shuffled"], True),
+             "mask − reinitialised": _cell(v["vs_reinit"], True), "ticket − mask": _cell(v.get("ticket_minus"), True)}
             for m, v in summary.items()]
     return pd.DataFrame(rows).set_index("mask")
 
@@ -223,10 +236,12 @@ def supermask_figure(rows: Sequence[Mapping[str, Any]]) -> plt.Axes:
 
 
 def pai_figure(summary: Mapping[str, Mapping[str, Any]]) -> plt.Axes:
-    """Each mask's early-stop test accuracy trained from θ0, and the same mask shuffled within each layer, with
-    95% t intervals over seeds: the sanity check of Frankle et al. (2021)."""
-    _, ax = plt.subplots(figsize=(8, 0.8 + 0.6 * len(summary)))
-    for key, dy, colour, name in (("accuracy", -0.12, "C0", "mask"), ("shuffled", 0.12, "C1", "shuffled in layers")):
+    """Each mask's early-stop test accuracy trained from θ0, the same mask shuffled within each layer, and the mask
+    trained from fresh weights, with 95% t intervals over seeds: the sanity checks of Frankle et al. (2021)."""
+    _, ax = plt.subplots(figsize=(8, 0.8 + 0.7 * len(summary)))
+    checks = (("accuracy", -0.18, "C0", "mask, from θ0"), ("shuffled", 0.0, "C1", "shuffled in layers"),
+              ("reinit", 0.18, "C2", "reinitialised"))
+    for key, dy, colour, name in checks:
         ivs = [v[key] for v in summary.values()]
         mean = np.array([100 * iv["mean"] for iv in ivs])
         err = np.array([[100 * (iv["mean"] - iv["low"]), 100 * (iv["high"] - iv["mean"])] for iv in ivs]).T
@@ -320,3 +335,17 @@ def _shuffle_gap(m: Mapping[str, Any]) -> Check:
     ivs = {k: _iv(m["pai"][k]["shuffle_gap"]) for k in m["methods"]}
     return Check(bool(ivs) and all(iv.above(0.05) for iv in ivs.values()),
                  "; ".join(f"{k} {iv.format()}" for k, iv in ivs.items()))
+
+
+@claims("ch09-reinit", "Reinitialisation, the second check, tells the same story: it costs IMP's ticket more than ten "
+        "points (interval above ten points) and each pruning-at-initialisation mask at most a few (every interval of "
+        "mask − reinitialised ends below eight points); for every method the paired interval of the difference "
+        "between the two losses lies above five points.")
+def _reinit(m: Mapping[str, Any]) -> Check:
+    imp = _iv(m["pai"]["imp"]["vs_reinit"])
+    ivs = {k: _iv(m["pai"][k]["vs_reinit"]) for k in m["methods"]}
+    gaps = {k: _iv(m["pai"][k]["reinit_gap"]) for k in m["methods"]}
+    holds = imp.above(0.10) and bool(ivs) and all(iv.high < 0.08 for iv in ivs.values()) \
+        and all(g.above(0.05) for g in gaps.values())
+    return Check(holds, f"IMP {imp.format()}; " + "; ".join(f"{k} {ivs[k].format()} (gap {gaps[k].format()})"
+                                                            for k in ivs))
