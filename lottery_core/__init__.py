@@ -81,7 +81,7 @@ from .stats import (
 from .sweep import Experiment, SharedPathError, SweepResult, sweep
 from .training import batch_order, train, train_batched
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"
 
 __all__ = [
     # data, models, configs
