@@ -540,7 +540,7 @@ def objection_figure(intervals: Mapping[str, Mapping[str, Any]]) -> plt.Axes:
     ax.axvline(0, color="grey", linewidth=0.8)
     ax.set_yticks(range(len(keys)), [OBJECTION_LABELS[k] for k in keys])
     ax.set(xlabel="difference in test accuracy (percentage points; thin 95%, thick 90% t interval over seeds)")
-    ax.legend(loc="lower left", fontsize="small")
+    ax.legend(loc="upper left", fontsize="small")
     return ax
 
 

@@ -53,6 +53,7 @@ def figure(summary_frame: pd.DataFrame, title: str, ax: plt.Axes | None = None) 
         ax.fill_between(g["k"], 100 * g["low"], 100 * g["high"], alpha=0.2)
     ax.axhline(100 * STABLE_THRESHOLD, color="grey", linestyle="--", label="2% threshold (Frankle et al. 2020)")
     ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(left=-2)  # k >= 0: no negative half of the symmetric-log axis
     ax.set(xlabel="rewind iteration k (iterations, symmetric-log scale)",
            ylabel="test error barrier (percentage points)", title=title)
     ax.legend(title="mean and 95% t interval over seeds", fontsize="small")
@@ -119,9 +120,10 @@ def rewound_figure(rows: Sequence[Mapping[str, Any]], dense: float, ax: plt.Axes
         ax.fill_between(g["k"], 100 * g["low"], 100 * g["high"], alpha=0.2)
     ax.axhline(100 * dense, color="black", linestyle=":", label="dense network (mean)")
     ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(left=-2)
     ax.set(xlabel="IMP rewinds to θk: k (iterations, symmetric-log scale)", ylabel="test accuracy (%)",
            title="accuracy of the tickets IMP finds when it rewinds to θk")
-    ax.legend(title="mean and 95% t interval over seeds", fontsize="small")
+    ax.legend(title="mean and 95% t interval over seeds", fontsize="small", loc="center left")
     return ax
 
 
