@@ -323,10 +323,19 @@ def _ticket_beats_pai(m: Mapping[str, Any]) -> Check:
 @claims("ch09-shuffle", "The shuffle costs IMP's ticket more than ten points (interval above ten points), and each "
         "pruning-at-initialisation mask at most a few: every interval of mask − shuffled ends below eight points.")
 def _shuffle(m: Mapping[str, Any]) -> Check:
-    imp = _iv(m["pai"]["imp"]["vs_shuffled"])
-    ivs = {k: _iv(m["pai"][k]["vs_shuffled"]) for k in m["methods"]}
-    holds = imp.above(0.10) and bool(ivs) and all(iv.high < 0.08 for iv in ivs.values())
-    return Check(holds, f"IMP {imp.format()}; " + "; ".join(f"{k} {iv.format()}" for k, iv in ivs.items()))
+    return _sanity_check(m, "vs_shuffled")
+
+
+def _sanity_check(m: Mapping[str, Any], key: str, gap: str | None = None) -> Check:
+    """A sanity check (``vs_shuffled`` or ``vs_reinit``) costs IMP's ticket more than ten points (interval) and every
+    method less than eight (upper bound); with ``gap``, each method's loss gap to IMP's is above five points."""
+    imp = _iv(m["pai"]["imp"][key])
+    ivs = {k: _iv(m["pai"][k][key]) for k in m["methods"]}
+    gaps = {k: _iv(m["pai"][k][gap]) for k in m["methods"]} if gap else {}
+    holds = imp.above(0.10) and bool(ivs) and all(iv.high < 0.08 for iv in ivs.values()) \
+        and all(g.above(0.05) for g in gaps.values())
+    return Check(holds, f"IMP {imp.format()}; " + "; ".join(
+        f"{k} {iv.format()}" + (f" (gap {gaps[k].format()})" if gaps else "") for k, iv in ivs.items()))
 
 
 @claims("ch09-shuffle-gap", "So IMP's ticket loses more under the shuffle than any pruning-at-initialisation mask: "
@@ -342,10 +351,4 @@ def _shuffle_gap(m: Mapping[str, Any]) -> Check:
         "mask − reinitialised ends below eight points); for every method the paired interval of the difference "
         "between the two losses lies above five points.")
 def _reinit(m: Mapping[str, Any]) -> Check:
-    imp = _iv(m["pai"]["imp"]["vs_reinit"])
-    ivs = {k: _iv(m["pai"][k]["vs_reinit"]) for k in m["methods"]}
-    gaps = {k: _iv(m["pai"][k]["reinit_gap"]) for k in m["methods"]}
-    holds = imp.above(0.10) and bool(ivs) and all(iv.high < 0.08 for iv in ivs.values()) \
-        and all(g.above(0.05) for g in gaps.values())
-    return Check(holds, f"IMP {imp.format()}; " + "; ".join(f"{k} {ivs[k].format()} (gap {gaps[k].format()})"
-                                                            for k in ivs))
+    return _sanity_check(m, "vs_reinit", "reinit_gap")
